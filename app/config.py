@@ -1,0 +1,109 @@
+"""One Settings object, read from the environment, with safe defaults for the embedded run."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # Owner connection (runs migrations). Unset: an embedded PostgreSQL under data_dir/postgres.
+    database_url: str | None = None
+    # Runtime connection (the app and the worker): a role that owns nothing and is subject to RLS.
+    # Unset: derived from database_url with runtime_role / runtime_password.
+    app_database_url: str | None = None
+    runtime_role: str = "mac_app"
+    runtime_password: str = "mac_app_local"
+    # Role that owns the few SECURITY DEFINER functions used before a tenant is known (login, tokens).
+    definer_role: str = "mac_definer"
+    database_name: str = "mac"
+
+    # amqp://... (RabbitMQ) or redis://...; unset: the PostgreSQL broker on the app database.
+    broker_url: str | None = None
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "var")
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Cookies marked Secure: on by default outside plain-http localhost.
+    secure_cookies: bool | None = None
+
+    smtp_url: str | None = None  # smtp://user:pass@host:port ; unset: mails are written to data_dir/mail
+    mail_from: str = "Plataforma MAC <no-responder@mac.gob.pe>"
+
+    # External OpenID Connect provider (ID GOB.PE or compatible).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email doc ruc"
+
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    access_token_minutes: int = 15
+    log_json: bool = False
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret: from the environment, else one generated once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def runtime_url(self) -> str:
+        """libpq URL of the runtime role."""
+        if self.app_database_url:
+            return self.app_database_url
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL no está definido y no se inició la base embebida")
+        return with_credentials(self.database_url, self.runtime_role, self.runtime_password)
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if host.count(":") > 1 and not host.startswith("["):  # bare IPv6
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def asyncpg_url(url: str) -> str:
+    """SQLAlchemy URL for asyncpg from a libpq URL."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql+asyncpg://" + rest
+
+
+def psycopg_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

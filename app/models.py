@@ -1,0 +1,9 @@
+"""Imports every domain's tables so that Alembic and the catalogue tests see the whole schema."""
+
+from app import audit_models  # noqa: F401
+from app.auth import models as auth_models  # noqa: F401
+from app.db import Base
+from app.tenants import models as tenants_models  # noqa: F401
+from app.worker import models as worker_models  # noqa: F401
+
+metadata = Base.metadata

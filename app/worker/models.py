@@ -1,0 +1,43 @@
+"""The transactional outbox and outgoing mail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TimestampMixin, new_id
+
+
+class OutboxMessage(TimestampMixin, Base):
+    """A dramatiq message written in the same transaction as the work it follows; a relay enqueues it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    entity_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    queue_name: Mapped[str] = mapped_column(String(60))
+    actor_name: Mapped[str] = mapped_column(String(120))
+    message: Mapped[dict] = mapped_column(JSONB)  # dramatiq's Message.asdict()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class OutgoingEmail(TimestampMixin, Base):
+    """An e-mail to send; the worker delivers it (SMTP, or a file in data_dir/mail for the embedded run)."""
+
+    __tablename__ = "outgoing_emails"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    entity_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(250))
+    body_text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

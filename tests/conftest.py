@@ -1,0 +1,61 @@
+"""Test session: a real PostgreSQL (the one in DATABASE_URL, else an embedded server), migrated once.
+
+Tests talk to tenant data as the runtime role (`db`), which is subject to row-level security, never as a
+superuser: a superuser bypasses RLS and isolation tests would pass even when isolation is broken.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from app.config import Settings, get_settings, psycopg_url, with_database
+from app.database_setup import migrate, start_embedded_postgres
+from app.db import Database, set_database
+
+TEST_DATABASE = "mac_test"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings for the test session, pointing at a freshly created database."""
+    server_url = os.environ.get("DATABASE_URL")
+    data_dir = Path(tempfile.mkdtemp(prefix="mac-test-"))
+    if not server_url:
+        server_url = start_embedded_postgres(Path(os.environ.get("MAC_TEST_PGDATA_PARENT", data_dir)))
+    with psycopg.connect(psycopg_url(server_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEST_DATABASE)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEST_DATABASE)))
+    owner_url = with_database(server_url, TEST_DATABASE)
+    os.environ["DATABASE_URL"] = owner_url
+    os.environ["DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("SECRET_KEY", "clave-de-pruebas-" + "x" * 32)
+    os.environ.pop("BROKER_URL", None)
+    get_settings.cache_clear()
+    s = get_settings()
+    migrate(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def owner_url(settings: Settings) -> str:
+    assert settings.database_url
+    return settings.database_url
+
+
+@pytest.fixture(scope="session")
+async def db(settings: Settings):
+    """The runtime database (the role the app uses: no superuser, no BYPASSRLS)."""
+    database = Database(settings.runtime_url(), pool_size=5)
+    set_database(database)
+    yield database
+    await database.dispose()
+    set_database(None)
+
+
+pytest_plugins = ["tests.factories"]
