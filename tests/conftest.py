@@ -18,11 +18,12 @@ from app.config import Settings, get_settings, psycopg_url, with_database
 from app.database_setup import migrate, start_embedded_postgres
 from app.db import Database, set_database
 
-TEST_DATABASE = "mac_test"
+# One database per test run, so parallel runs on one server never collide.
+TEST_DATABASE = f"mac_test_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings():
     """Settings for the test session, pointing at a freshly created database."""
     server_url = os.environ.get("DATABASE_URL")
     data_dir = Path(tempfile.mkdtemp(prefix="mac-test-"))
@@ -39,7 +40,9 @@ def settings() -> Settings:
     get_settings.cache_clear()
     s = get_settings()
     migrate(s)
-    return s
+    yield s
+    with psycopg.connect(psycopg_url(server_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEST_DATABASE)))
 
 
 @pytest.fixture(scope="session")
