@@ -60,5 +60,7 @@ def apply_runtime_grants(connection, runtime_role: str, definer_role: str) -> No
             continue
         privileges = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
         connection.execute(text(f'GRANT {privileges} ON TABLE "{table}" TO "{runtime_role}"'))
+    # Readiness checks read the schema version.
+    connection.execute(text(f'GRANT SELECT ON TABLE alembic_version TO "{runtime_role}"'))
     connection.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{runtime_role}"'))
     connection.execute(text(f'GRANT USAGE ON SCHEMA public TO "{runtime_role}", "{definer_role}"'))

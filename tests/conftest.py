@@ -62,3 +62,45 @@ async def db(settings: Settings):
 
 
 pytest_plugins = ["tests.factories"]
+
+
+@pytest.fixture(scope="session")
+def app(settings, db):
+    from app.main import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app):
+    """A browser-like client: keeps cookies and sends the CSRF token with every form."""
+    import httpx
+
+    # Same event loop as the test (the database pool lives in it); client address 127.0.0.1.
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+        yield WebClient(c)
+
+
+class WebClient:
+    def __init__(self, client) -> None:  # noqa: ANN001
+        self.http = client
+
+    def __getattr__(self, name):  # noqa: ANN001
+        return getattr(self.http, name)
+
+    async def csrf(self) -> str:
+        if "mac_csrf" not in self.http.cookies:
+            await self.http.get("/ingresar")
+        return self.http.cookies["mac_csrf"]
+
+    async def submit(self, url: str, data: dict | None = None, **kwargs):  # noqa: ANN201
+        """POST a form as the browser would (with the CSRF token)."""
+        form = {"_csrf_token": await self.csrf(), **(data or {})}
+        return await self.http.post(url, data=form, **kwargs)
+
+    async def login(self, email: str, password: str, membership_id=None):  # noqa: ANN001, ANN201
+        response = await self.submit("/ingresar", {"correo": email, "contrasena": password})
+        if membership_id is not None and response.headers.get("location") == "/cambiar-entidad":
+            response = await self.submit("/cambiar-entidad", {"membresia": str(membership_id)})
+        return response

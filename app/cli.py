@@ -1,0 +1,171 @@
+"""The `mac` command: run, serve, worker, migrate, demo-data, audit verify, ...
+
+`mac run` is what the README's run command calls: database (embedded when DATABASE_URL is unset), migrations,
+demo data the first time, then the web app and its worker until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from app.config import get_settings
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from app.database_setup import migrate
+
+    migrate(get_settings())
+    print("Migraciones aplicadas.")
+    return 0
+
+
+def _runtime_database():
+    from app.database_setup import ensure_owner_url
+    from app.db import get_database
+
+    ensure_owner_url(get_settings())
+    return get_database()
+
+
+def cmd_demo_data(_: argparse.Namespace) -> int:
+    from app.tenants.demo import load_demo_data
+
+    async def load():
+        db = _runtime_database()
+        try:
+            return await load_demo_data(db)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(load())
+    print_demo_report(report)
+    return 0
+
+
+def print_demo_report(report) -> None:  # noqa: ANN001
+    if not report.created:
+        print("Los datos de demostración ya estaban cargados (las contraseñas se mostraron la primera vez;"
+              " use «Olvidé mi contraseña» o DEMO_PASSWORD para fijarlas).")
+        return
+    print("Datos de demostración cargados. Cuentas (una por rol):")
+    for role_label, email, password in report.accounts:
+        print(f"  {role_label:<32} {email:<36} {password or ''}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    from app.database_setup import ensure_owner_url
+
+    ensure_owner_url(settings)
+    uvicorn.run("app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
+                proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                log_level="info")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.database_setup import ensure_owner_url
+    from app.worker.runner import run_worker
+
+    settings = get_settings()
+    ensure_owner_url(settings)
+    run_worker(settings, threads=args.threads)
+    return 0
+
+
+def cmd_audit_verify(_: argparse.Namespace) -> int:
+    from app.audit import verify_chain
+    from app.database_setup import ensure_owner_url
+
+    report = verify_chain(ensure_owner_url(get_settings()))
+    if report.intact:
+        print(f"Auditoría íntegra: {report.entries} entradas; hash de cabeza {report.head_hash}")
+        return 0
+    print(f"AUDITORÍA ALTERADA: {len(report.problems)} problema(s) en {report.entries} entradas", file=sys.stderr)
+    for p in report.problems:
+        print(f"  entrada {p.seq}: {p.problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Everything for a local run; Ctrl-C stops the web app, the worker and the embedded database cleanly."""
+    from app.database_setup import migrate
+
+    settings = get_settings()
+    if not settings.database_url:
+        print(f"DATABASE_URL no está definido: se usa PostgreSQL embebido en {settings.data_dir / 'postgres'}")
+    migrate(settings)
+    print("Migraciones aplicadas.")
+    if not args.no_demo:
+        cmd_demo_data(args)
+    env = dict(os.environ, DATABASE_URL=settings.database_url or "")
+    python = sys.executable
+    children = [
+        subprocess.Popen([python, "-m", "app.cli", "serve"], env=env),
+        subprocess.Popen([python, "-m", "app.cli", "worker"], env=env),
+    ]
+    print(f"Plataforma MAC en {settings.base_url}  (Ctrl-C para detener)", flush=True)
+    stopping = False
+
+    def stop(*_):  # noqa: ANN002
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"Un proceso terminó inesperadamente (código {child.returncode}); deteniendo todo.",
+                      file=sys.stderr)
+                code, stopping = 1, True
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("Plataforma MAC detenida.")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mac", description="Plataforma MAC")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="base de datos, migraciones, datos demo, web y worker")
+    run.add_argument("--no-demo", action="store_true", help="no cargar los datos de demostración")
+    run.set_defaults(func=cmd_run)
+    serve = sub.add_parser("serve", help="servidor web")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="procesos en segundo plano (dramatiq) y relevo del outbox")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="roles, migraciones y esquema del broker").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo-data", help="carga los datos de demostración (una sola vez)").set_defaults(func=cmd_demo_data)
+    audit = sub.add_parser("audit", help="registro de auditoría")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="verifica la cadena de hashes").set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""create_app(): the Litestar application. Each domain contributes its controllers through `routes`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template.config import TemplateConfig
+
+from app.auth.actor import ActorMiddleware
+from app.auth.session_store import PostgresSessionStore, SessionConfig
+from app.config import Settings, get_settings
+from app.db import get_database
+from app.logging import configure_logging
+from app.web.page import configure_jinja
+from app.web.responses import handle_exception
+
+WEB_DIR = Path(__file__).parent / "web"
+# Throttled paths: sign-in, reset and token endpoints (password guessing, mail flooding).
+THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token")
+
+
+def route_handlers() -> list:
+    from app.auth.routes import AuthController
+    from app.web.home import HomeController
+
+    handlers: list = [AuthController, HomeController]
+    # Domains register their controllers in their own `routes` module.
+    for module_name in ("app.auth.oidc_routes", "app.auth.token_routes", "app.tenants.routes"):
+        try:
+            module = __import__(module_name, fromlist=["controllers"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        handlers.extend(module.controllers)
+    return handlers
+
+
+async def _is_throttled(request: Request) -> bool:
+    return request.method == "POST" and request.url.path.startswith(THROTTLED_PREFIXES)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_json)
+    database = get_database(settings)
+    session_config = SessionConfig(key="mac_sesion", max_age=8 * 3600, httponly=True, secure=settings.cookies_secure,
+                                   samesite="lax", renew_on_access=True, store="sessions")
+    template_config = TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine,
+                                     engine_callback=lambda engine: configure_jinja(engine.engine))
+    csrf = CSRFConfig(secret=settings.resolved_secret_key(), cookie_name="mac_csrf", cookie_secure=settings.cookies_secure,
+                      cookie_samesite="lax", header_name="x-csrftoken",
+                      # Machine clients authenticate with bearer tokens, not cookies: no CSRF exposure.
+                      exclude=["/api/", "/oauth/token"])
+    rate_limit = RateLimitConfig(rate_limit=("minute", 20), check_throttle_handler=_is_throttled, store="rate_limit")
+
+    async def close_database() -> None:
+        await database.dispose()
+
+    return Litestar(
+        route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
+                                                                       include_in_schema=False)],
+        middleware=[session_config.middleware, ActorMiddleware, rate_limit.middleware],
+        stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
+        template_config=template_config,
+        csrf_config=csrf,
+        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(title="Plataforma MAC", version="1.0.0", path="/schema",
+                                     description="API de la Plataforma MAC (Mejor Atención al Ciudadano).",
+                                     render_plugins=[ScalarRenderPlugin()]),
+        on_shutdown=[close_database],
+        debug=False,
+    )

@@ -1,0 +1,32 @@
+"""The navigation each role sees. A domain adds its entries here when its pages exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    roles: tuple[str, ...]
+
+
+ALL_PEOPLE = (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)
+
+NAV_ITEMS: list[NavItem] = [
+    NavItem("/", "Inicio", ALL_PEOPLE),
+    NavItem("/centros", "Centros MAC", ALL_PEOPLE),
+    NavItem("/admin/entidades", "Entidades", (ROLE_ADMIN,)),
+    NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
+    NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
+    NavItem("/auditoria", "Auditoría", ALL_PEOPLE),
+]
+
+
+def nav_items(actor) -> list[NavItem]:  # noqa: ANN001
+    if actor is None:
+        return []
+    return [item for item in NAV_ITEMS if actor.role in item.roles]

@@ -1,0 +1,81 @@
+"""Signing in with a password: the right person gets in, guesses are locked out, nothing says which part failed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.audit_models import AuditEntry
+from app.auth.passwords import hash_password
+from app.db import TenantContext
+
+PASSWORD = "Clave-segura-2026"
+
+
+async def test_a_manager_signs_in_and_lands_on_the_home_of_their_role(client, tenants):
+    t = await tenants.create(roles=("gestor_entidad",), password_hash=hash_password(PASSWORD))
+    response = await client.login(t.users["gestor_entidad"].email, PASSWORD)
+    assert response.status_code in (302, 303)
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert "Gestor(a) de entidad" in home.text
+    assert t.entity.name in home.text
+
+
+async def test_a_wrong_password_is_refused_without_saying_which_part_failed(client, tenants):
+    t = await tenants.create(roles=("finanzas",), password_hash=hash_password(PASSWORD))
+    wrong_password = await client.login(t.users["finanzas"].email, "otra-clave-123")
+    unknown_user = await client.login("nadie@ejemplo.pe", "otra-clave-123")
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert "Correo o contraseña incorrectos." in wrong_password.text
+    assert "Correo o contraseña incorrectos." in unknown_user.text
+    assert (await client.get("/")).headers["location"] == "/ingresar"
+
+
+async def test_repeated_failures_lock_the_account_even_for_the_right_password(client, tenants, db, settings):
+    t = await tenants.create(roles=("finanzas",), password_hash=hash_password(PASSWORD))
+    email = t.users["finanzas"].email
+    for _ in range(settings.login_max_failures):
+        await client.login(email, "adivinanza-0001")
+    locked = await client.login(email, PASSWORD)
+    assert locked.status_code == 401
+    assert "bloqueada" in locked.text
+    async with db.transaction(TenantContext.system()) as s:
+        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.record_id == str(t.users["finanzas"].id)))).all()
+    assert "cuenta_bloqueada" in actions
+
+
+async def test_a_person_with_two_memberships_chooses_the_entity_to_act_for(client, tenants, db):
+    from app.tenants.models import Membership
+
+    t = await tenants.create(roles=("gestor_entidad",), password_hash=hash_password(PASSWORD))
+    other = await tenants.create(roles=("finanzas",))
+    async with db.transaction(TenantContext.system()) as s:
+        m = Membership(user_id=t.users["gestor_entidad"].id, entity_id=other.entity.id, role="finanzas")
+        s.add(m)
+    response = await client.login(t.users["gestor_entidad"].email, PASSWORD)
+    assert response.headers["location"] == "/cambiar-entidad"
+    await client.submit("/cambiar-entidad", {"membresia": str(m.id)})
+    home = await client.get("/")
+    assert other.entity.name in home.text and "Finanzas" in home.text
+
+
+async def test_a_form_without_the_csrf_token_is_refused(client):
+    response = await client.post("/ingresar", data={"correo": "a@b.pe", "contrasena": "x"})
+    assert response.status_code == 403
+
+
+async def test_signing_in_rotates_the_session_cookie(client, tenants):
+    t = await tenants.create(roles=("gestor_entidad",), password_hash=hash_password(PASSWORD))
+    planted = "a" * 64  # a session id fixated by an attacker
+    await client.login(t.users["gestor_entidad"].email, PASSWORD)
+    response = await client.submit("/ingresar", {"correo": t.users["gestor_entidad"].email, "contrasena": PASSWORD},
+                                   headers={"cookie": f"mac_sesion={planted}; mac_csrf={await client.csrf()}"})
+    issued = response.cookies.get("mac_sesion")
+    assert issued and issued != planted
+    assert (await client.get("/")).status_code == 200
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/health")).json() == {"estado": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["estado"] == "listo"
