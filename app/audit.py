@@ -64,26 +64,30 @@ class ChainReport:
 
 def verify_chain(owner_url: str) -> ChainReport:
     """Walk the chain in order, recomputing every hash and link. Runs as the owner (reads all tenants)."""
+    with psycopg.connect(psycopg_url(owner_url)) as conn:
+        return verify_chain_on(conn)
+
+
+def verify_chain_on(conn: psycopg.Connection) -> ChainReport:
     problems: list[ChainProblem] = []
     expected_prev = "0" * 64
     expected_seq = 1
     count = 0
-    with psycopg.connect(psycopg_url(owner_url)) as conn:
-        conn.execute("SELECT set_config('app.role', 'sistema', false)")
-        head_seq, head_hash = conn.execute("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1").fetchone()
-        with conn.cursor(name="audit_walk") as cur:
-            cur.itersize = 5000
-            cur.execute("SELECT seq, prev_hash, hash, audit_digest(a) FROM audit_log a ORDER BY seq")
-            for seq, prev_hash, stored_hash, recomputed in cur:
-                count += 1
-                if seq != expected_seq:
-                    problems.append(ChainProblem(expected_seq, f"faltan las entradas {expected_seq}..{seq - 1}"))
-                if prev_hash != expected_prev:
-                    problems.append(ChainProblem(seq, "el enlace con la entrada anterior no coincide"))
-                if recomputed != stored_hash:
-                    problems.append(ChainProblem(seq, "el contenido fue modificado (hash distinto)"))
-                expected_prev = stored_hash
-                expected_seq = seq + 1
+    conn.execute("SELECT set_config('app.role', 'sistema', true)")
+    head_seq, head_hash = conn.execute("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1").fetchone()
+    with conn.cursor(name="audit_walk") as cur:
+        cur.itersize = 5000
+        cur.execute("SELECT seq, prev_hash, hash, audit_digest(a) FROM audit_log a ORDER BY seq")
+        for seq, prev_hash, stored_hash, recomputed in cur:
+            count += 1
+            if seq != expected_seq:
+                problems.append(ChainProblem(expected_seq, f"faltan las entradas {expected_seq} a {seq - 1}"))
+            if prev_hash != expected_prev:
+                problems.append(ChainProblem(seq, "el enlace con la entrada anterior no coincide"))
+            if recomputed != stored_hash:
+                problems.append(ChainProblem(seq, "el contenido fue modificado (hash distinto)"))
+            expected_prev = stored_hash
+            expected_seq = seq + 1
     if expected_seq - 1 != head_seq or expected_prev != head_hash:
         problems.append(ChainProblem(head_seq, "la cabeza de la cadena no coincide: se eliminaron entradas finales"))
     return ChainReport(entries=count, head_hash=head_hash, problems=problems)
