@@ -24,6 +24,7 @@ def requires_role(*roles: str) -> Guard:
             raise PermissionDeniedException("Su rol no permite esta acción.")
 
     guard.__name__ = f"requires_role({', '.join(roles)})"
+    guard.roles = frozenset(roles)  # read by the authorisation matrix test
     return guard
 
 
