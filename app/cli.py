@@ -15,6 +15,7 @@ import sys
 import time
 
 from app.config import get_settings
+from app.modules import domain_modules
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -34,17 +35,25 @@ def _runtime_database():
 
 
 def cmd_demo_data(_: argparse.Namespace) -> int:
+    """Tenants first, then each domain's own demo (`app.<domain>.demo.load_demo(db) -> list[str]`), idempotent."""
     from app.tenants.demo import load_demo_data
 
     async def load():
         db = _runtime_database()
         try:
-            return await load_demo_data(db)
+            report = await load_demo_data(db)
+            lines: list[str] = []
+            for module in domain_modules("demo"):
+                if hasattr(module, "load_demo"):
+                    lines.extend(await module.load_demo(db))
+            return report, lines
         finally:
             await db.dispose()
 
-    report = asyncio.run(load())
+    report, lines = asyncio.run(load())
     print_demo_report(report)
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -159,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="registro de auditoría")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="verifica la cadena de hashes").set_defaults(func=cmd_audit_verify)
+    # Each domain may add its own subcommands (`app.<domain>.cli.register(subparsers)`).
+    for module in domain_modules("cli"):
+        module.register(sub)
     return parser
 
 

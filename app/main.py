@@ -21,6 +21,7 @@ from app.auth.session_store import PostgresSessionStore, SessionConfig
 from app.config import Settings, get_settings
 from app.db import get_database
 from app.logging import configure_logging
+from app.modules import domain_modules
 from app.web.page import configure_jinja
 from app.web.responses import handle_exception
 
@@ -34,15 +35,10 @@ def route_handlers() -> list:
     from app.web.home import HomeController
 
     handlers: list = [AuthController, HomeController]
-    # Domains register their controllers in their own `routes` module.
-    for module_name in ("app.auth.oidc_routes", "app.auth.token_routes", "app.tenants.routes"):
-        try:
-            module = __import__(module_name, fromlist=["controllers"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        handlers.extend(module.controllers)
+    # Each domain lists its controllers in `controllers` of its routes modules.
+    for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes"):
+        for module in domain_modules(suffix):
+            handlers.extend(module.controllers)
     return handlers
 
 
