@@ -31,10 +31,9 @@ THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token")
 
 
 def route_handlers() -> list:
-    from app.auth.routes import AuthController
     from app.web.home import HomeController
 
-    handlers: list = [AuthController, HomeController]
+    handlers: list = [HomeController]
     # Each domain lists its controllers in `controllers` of its routes modules.
     for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes"):
         for module in domain_modules(suffix):

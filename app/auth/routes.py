@@ -124,3 +124,6 @@ class AuthController(Controller):
             return Page("auth/reset_form.html", status_code=400, context={"token": token, "error": exc.message})
         flash(request, "Su contraseña fue actualizada. Ya puede ingresar.", "exito")
         return Redirect("/ingresar")
+
+
+controllers = [AuthController]
