@@ -1,0 +1,281 @@
+"""The message broker, the jobs and how they are bound together.
+
+Which broker
+    ``settings.broker_url`` chooses it: ``amqp://`` (RabbitMQ) or ``redis://`` for production; unset, the
+    PostgreSQL broker (``dramatiq-postgres``) on the application database, so the embedded run needs nothing
+    else. The PostgreSQL broker connects as the *runtime* role (subject to RLS, owns nothing); its schema is
+    created by ``app.database_setup.init_broker_schema`` during ``mac migrate``. Never the stub broker: tests
+    use the real ones.
+
+How jobs become actors (the deferred-declaration pattern)
+    ``@dramatiq.actor`` binds an actor to whatever global broker exists *when the module is imported*, and
+    if none exists dramatiq silently creates a RabbitMQ one. That makes import order matter and gives
+    importing a module a side effect. Instead, a module marks its background functions with :func:`job`,
+    which only records them in a registry (no broker, no connection). :func:`declare_actors` later binds
+    every recorded job to a concrete broker with ``dramatiq.actor(fn, broker=...)``; :func:`configure_broker`
+    does that once per process for the global broker. The same idea as Celery's ``shared_task`` or Flask's
+    blueprints: declare now, bind when the application is assembled. It also lets tests bind the same jobs
+    to several real brokers in one process, each on its own queues.
+
+    A job receives a :class:`WorkerRuntime` (settings and a synchronous unit of work as the runtime role)
+    followed by the message's arguments, which are ids and plain values, never objects.
+
+Delivery is at least once (see :mod:`app.worker.outbox`): every job must be idempotent.
+
+The web process never needs a broker: request code writes messages to the outbox table, and only the worker
+(``mac worker``, :func:`app.worker.runner.run_worker`) connects to the broker.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import TenantContext
+
+log = logging.getLogger(__name__)
+
+# Modules whose import records jobs with @job. A domain with background work adds its module here.
+ACTOR_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner")
+
+DEFAULT_QUEUE = "default"
+
+
+# --- Jobs: background functions recorded at import time, bound to a broker later -------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background function and how to route it; no broker involved until :func:`declare_actors`."""
+
+    name: str
+    fn: Callable[..., Any]
+    queue_name: str = DEFAULT_QUEUE
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, runtime: WorkerRuntime, *args: Any, **kwargs: Any) -> Any:
+        """Run the job inline (tests, CLI), exactly as an actor would."""
+        return self.fn(runtime, *args, **kwargs)
+
+
+_JOBS: dict[str, Job] = {}
+
+
+def job(name: str, *, queue_name: str = DEFAULT_QUEUE, **options: Any) -> Callable[[Callable[..., Any]], Job]:
+    """Record ``fn(runtime, *args, **kwargs)`` as the job ``name``; ``options`` are dramatiq actor options
+    (``max_retries``, ``time_limit``, ...). Importing the module has no other effect."""
+
+    def record(fn: Callable[..., Any]) -> Job:
+        existing = _JOBS.get(name)
+        if existing is not None and _qualified(existing.fn) != _qualified(fn):
+            raise ValueError(f"El trabajo {name!r} ya está registrado por {_qualified(existing.fn)}")
+        recorded = Job(name=name, fn=fn, queue_name=queue_name, options=dict(options))
+        _JOBS[name] = recorded
+        return recorded
+
+    return record
+
+
+def _qualified(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def registered_jobs() -> dict[str, Job]:
+    """Every job of the application: imports the actor modules, then reads the registry."""
+    for module in ACTOR_MODULES:
+        importlib.import_module(module)
+    return dict(_JOBS)
+
+
+# --- What a job gets: settings and a synchronous unit of work ---------------------------------------------
+
+
+def sync_database_url(url: str) -> str:
+    """SQLAlchemy URL for the synchronous psycopg driver from a libpq URL (unix-socket URLs included)."""
+    _scheme, rest = url.split("://", 1)
+    return "postgresql+psycopg://" + rest
+
+
+class WorkerRuntime:
+    """Settings plus a synchronous engine as the runtime role, shared by the worker threads of a process.
+
+    Actors are synchronous and run in dramatiq's threads; a thread-safe synchronous pool is the robust
+    choice there (an asyncio engine is bound to one event loop). Transactions go through a SQLAlchemy
+    ``Session`` so the tenant context is applied by the same ``after_begin`` hook as in the web
+    (``app.db``): the one place where the context is set.
+    """
+
+    def __init__(self, settings: Settings, *, pool_size: int = 5) -> None:
+        self.settings = settings
+        self._pool_size = pool_size
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:  # created on first use: building a runtime opens no connection
+            if self._engine is None:
+                self._engine = create_engine(
+                    sync_database_url(self.settings.runtime_url()),
+                    pool_size=self._pool_size,
+                    max_overflow=10,
+                    pool_pre_ping=True,
+                )
+            return self._engine
+
+    @contextmanager
+    def transaction(self, ctx: TenantContext | None = None) -> Iterator[Session]:
+        """One unit of work, as the system unless told otherwise: commits on success, rolls back otherwise."""
+        with Session(self.engine, info={"tenant": ctx or TenantContext.system()}, expire_on_commit=False) as s:
+            with s.begin():
+                yield s
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+
+# --- Brokers -----------------------------------------------------------------------------------------------
+
+
+def broker_kind(broker_url: str | None) -> str:
+    """``rabbitmq``, ``redis`` or ``postgres`` for a BROKER_URL; anything else is a configuration error."""
+    url = (broker_url or "").strip()
+    if not url:
+        return "postgres"
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("amqp", "amqps"):
+        return "rabbitmq"
+    if scheme in ("redis", "rediss", "unix"):
+        return "redis"
+    if scheme in ("postgres", "postgresql"):
+        return "postgres"
+    raise ValueError(f"BROKER_URL no reconocido: use amqp://, redis:// o déjelo vacío (recibido {scheme or url!r})")
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    """A new broker for the settings; opens no connection until it is used.
+
+    RabbitMQ publishes with confirmations, so the outbox relay marks a message sent only once RabbitMQ has
+    taken responsibility for it.
+    """
+    kind = broker_kind(settings.broker_url)
+    if kind == "rabbitmq":
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+    if kind == "redis":
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=settings.broker_url)
+    from dramatiq_postgres import PostgresBroker
+
+    url = settings.broker_url if settings.broker_url else settings.runtime_url()
+    # Job state lives in our own tables, so the broker keeps no results.
+    return PostgresBroker(url=url, results=False)
+
+
+def declare_actors(
+    broker: dramatiq.Broker, runtime: WorkerRuntime, *, queue_prefix: str = ""
+) -> dict[str, dramatiq.Actor]:
+    """Bind every job to ``broker`` as a dramatiq actor whose function receives ``runtime`` first.
+
+    ``queue_prefix`` renames the queues (``mail`` -> ``<prefix>mail``) so that tests sharing a RabbitMQ
+    server never consume each other's messages; the outbox relay routes by the declared actor, so stored
+    messages follow. Idempotent per broker.
+    """
+    actors: dict[str, dramatiq.Actor] = {}
+    for name, recorded in registered_jobs().items():
+        if name in broker.actors:
+            actors[name] = broker.actors[name]
+            continue
+        actors[name] = dramatiq.actor(
+            _bind(recorded, runtime),
+            broker=broker,
+            actor_name=name,
+            queue_name=queue_prefix + recorded.queue_name,
+            **recorded.options,
+        )
+    return actors
+
+
+def _bind(recorded: Job, runtime: WorkerRuntime) -> Callable[..., Any]:
+    @functools.wraps(recorded.fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return recorded.fn(runtime, *args, **kwargs)
+
+    del run.__wrapped__  # dramatiq must see (*args, **kwargs), not the runtime parameter
+    return run
+
+
+def route(broker: dramatiq.Broker, message: Message) -> Message:
+    """The message on the queue of the actor declared on this broker (if any): the worker's declaration is
+    the source of truth for routing, the queue stored with the message only a default."""
+    actor = broker.actors.get(message.actor_name)
+    if actor is None or actor.queue_name == message.queue_name:
+        return message
+    return message.copy(queue_name=actor.queue_name)
+
+
+# --- The process-wide broker ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Configured:
+    broker: dramatiq.Broker
+    runtime: WorkerRuntime
+
+
+_configured: _Configured | None = None
+_configure_lock = threading.Lock()
+
+
+def configure_broker(settings: Settings) -> dramatiq.Broker:
+    """Build the broker, make it dramatiq's global broker and declare the actors on it, once per process.
+
+    Later calls return the same broker (whatever settings they pass) until :func:`shutdown_broker`.
+    """
+    global _configured
+    with _configure_lock:
+        if _configured is None:
+            broker = build_broker(settings)
+            dramatiq.set_broker(broker)
+            runtime = WorkerRuntime(settings)
+            declare_actors(broker, runtime)
+            _configured = _Configured(broker, runtime)
+            log.info("Broker %s configurado con %d actores", type(broker).__name__, len(broker.actors))
+        return _configured.broker
+
+
+def configured_runtime() -> WorkerRuntime:
+    """The runtime the global actors were bound to (after :func:`configure_broker`)."""
+    if _configured is None:
+        raise RuntimeError("El broker no está configurado: llame a configure_broker(settings)")
+    return _configured.runtime
+
+
+def shutdown_broker() -> None:
+    """Close the global broker and its runtime; a later :func:`configure_broker` starts afresh."""
+    global _configured
+    with _configure_lock:
+        if _configured is None:
+            return
+        try:
+            _configured.broker.close()
+        finally:
+            _configured.runtime.dispose()
+            _configured = None
