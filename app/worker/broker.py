@@ -17,6 +17,18 @@ How jobs become actors (the deferred-declaration pattern)
     blueprints: declare now, bind when the application is assembled. It also lets tests bind the same jobs
     to several real brokers in one process, each on its own queues.
 
+    Where jobs live: ``app/worker/`` for the worker's own (mail, heartbeat) and ``app/<domain>/jobs.py``
+    for a domain's, e.g.::
+
+        from app.worker.broker import WorkerRuntime, job
+
+        @job("generate_statement", queue_name="reports", max_retries=5)
+        def generate_statement(runtime: WorkerRuntime, statement_id: str) -> None:
+            with runtime.transaction() as session:  # the system's context; RLS still applies
+                ...  # idempotent: look at the statement's state first
+
+    and request code queues it with ``await enqueue_in_transaction(session, generate_statement, str(id))``.
+
     A job receives a :class:`WorkerRuntime` (settings and a synchronous unit of work as the runtime role)
     followed by the message's arguments, which are ids and plain values, never objects.
 
@@ -47,8 +59,9 @@ from app.db import TenantContext
 
 log = logging.getLogger(__name__)
 
-# Modules whose import records jobs with @job. A domain with background work adds its module here.
-ACTOR_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner")
+# The worker's own job modules. A domain with background work puts its jobs in its own ``jobs.py``
+# (``app/billing_reports/jobs.py``), found through the same plug-in point as routes (app.modules).
+WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner")
 
 DEFAULT_QUEUE = "default"
 
@@ -93,9 +106,13 @@ def _qualified(fn: Callable[..., Any]) -> str:
 
 
 def registered_jobs() -> dict[str, Job]:
-    """Every job of the application: imports the actor modules, then reads the registry."""
-    for module in ACTOR_MODULES:
+    """Every job of the application: imports the worker's job modules and each domain's ``jobs.py``, then
+    reads the registry."""
+    from app.modules import domain_modules
+
+    for module in WORKER_JOB_MODULES:
         importlib.import_module(module)
+    domain_modules("jobs")
     return dict(_JOBS)
 
 

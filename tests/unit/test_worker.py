@@ -97,6 +97,23 @@ def test_the_relay_routes_by_the_queue_the_worker_declared():
     assert route(broker, unknown) is unknown
 
 
+def test_a_domain_jobs_module_is_found_through_the_plug_in_point(monkeypatch, tmp_path):
+    package = tmp_path / "dominio_de_prueba"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "jobs.py").write_text(
+        "from app.worker.broker import job\n\n"
+        "@job('recalcular_de_prueba', queue_name='indicadores')\n"
+        "def recalcular(runtime, entity_id):\n    return entity_id\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("app.modules.DOMAINS", ("dominio_de_prueba",))
+    monkeypatch.setattr(broker_module, "_JOBS", dict(broker_module._JOBS))  # leave the real registry alone
+    found = registered_jobs()
+    assert found["recalcular_de_prueba"].queue_name == "indicadores"
+    assert {"send_email", "heartbeat"} <= set(found)
+
+
 def test_two_functions_cannot_claim_the_same_job_name(monkeypatch):
     monkeypatch.setattr(broker_module, "_JOBS", dict(broker_module._JOBS))  # leave the real registry alone
     @job("prueba_nombre_unico")
