@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     oidc_client_secret: str | None = None
     oidc_scopes: str = "openid profile email doc ruc"
 
+    # POSTs per minute and client address on sign-in, reset, registration and token endpoints.
+    login_rate_limit_per_minute: int = 20
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     access_token_minutes: int = 15

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                       cookie_samesite="lax", header_name="x-csrftoken",
                       # Machine clients authenticate with bearer tokens, not cookies: no CSRF exposure.
                       exclude=["/api/", "/oauth/token"])
-    rate_limit = RateLimitConfig(rate_limit=("minute", 20), check_throttle_handler=_is_throttled, store="rate_limit")
+    rate_limit = RateLimitConfig(rate_limit=("minute", settings.login_rate_limit_per_minute), check_throttle_handler=_is_throttled, store="rate_limit")
 
     async def close_database() -> None:
         await database.dispose()

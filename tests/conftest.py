@@ -37,6 +37,8 @@ def settings():
     os.environ["DATA_DIR"] = str(data_dir)
     os.environ.setdefault("SECRET_KEY", "clave-de-pruebas-" + "x" * 32)
     os.environ.pop("BROKER_URL", None)
+    # Many sign-ins come from one address in a test run; the throttle has its own test.
+    os.environ["LOGIN_RATE_LIMIT_PER_MINUTE"] = "100000"
     get_settings.cache_clear()
     s = get_settings()
     migrate(s)
@@ -61,7 +63,7 @@ async def db(settings: Settings):
     set_database(None)
 
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.oidc_fixture"]
 
 
 @pytest.fixture(scope="session")

@@ -79,3 +79,20 @@ async def test_health_and_readiness(client):
     assert (await client.get("/health")).json() == {"estado": "ok"}
     ready = await client.get("/ready")
     assert ready.status_code == 200 and ready.json()["estado"] == "listo"
+
+
+async def test_sign_in_attempts_are_throttled_per_address(settings):
+    import httpx
+
+    from app.main import create_app
+
+    throttled = create_app(settings.model_copy(update={"login_rate_limit_per_minute": 3}))
+    transport = httpx.ASGITransport(app=throttled, client=("10.0.0.7", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        await http.get("/ingresar")
+        form = {"_csrf_token": http.cookies["mac_csrf"], "correo": "x@y.pe", "contrasena": "nada-de-nada-1"}
+        statuses = [(await http.post("/ingresar", data=form)).status_code for _ in range(4)]
+        assert statuses[:3] == [401, 401, 401]
+        assert statuses[3] == 429
+        page = await http.post("/ingresar", data=form, headers={"accept": "text/html"})
+        assert "demasiados intentos" in page.text.lower()
