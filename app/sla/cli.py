@@ -1,0 +1,109 @@
+"""`mac sla ...`: the offline calculator, file import and rollup rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_compliance(args: argparse.Namespace) -> int:
+    """Read one case (JSON), print the results (JSON). Pure: needs no database."""
+    from app.sla.calculator import CaseError, run_case
+
+    try:
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+        doc = json.loads(text)
+    except FileNotFoundError:
+        print(f"Error: no existe el archivo {args.input}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"Error: el archivo no es JSON válido (línea {exc.lineno}, columna {exc.colno}): {exc.msg}",
+              file=sys.stderr)
+        return 2
+    try:
+        result = run_case(doc)
+    except CaseError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _run(coro_factory):  # noqa: ANN001, ANN202
+    from app.cli import _runtime_database
+
+    async def main():  # noqa: ANN202
+        db = _runtime_database()
+        try:
+            return await coro_factory(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Load a CSV file (bulk path: COPY into staging, set-based validation, upsert) for one centre."""
+    from app.sla.ingest import import_file
+
+    async def go(db):  # noqa: ANN001, ANN202
+        return await import_file(db, Path(args.file), centre_code=args.centro, kind=args.tipo)
+
+    try:
+        report = _run(go)
+    except FileNotFoundError:
+        print(f"Error: no existe el archivo {args.file}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a domain error: print its Spanish message
+        from app.errors import DomainError
+
+        if isinstance(exc, DomainError):
+            print(f"Error: {exc.message}", file=sys.stderr)
+            return 2
+        raise
+    print(f"Filas leídas: {report.total}; guardadas: {report.stored}; sin cambios: {report.unchanged}; "
+          f"rechazadas: {len(report.errors)}")
+    for err in report.errors[:200]:
+        print(f"  línea {err.line}, campo «{err.field}»: {err.reason}")
+    if len(report.errors) > 200:
+        print(f"  … y {len(report.errors) - 200} más")
+    return 0 if not report.errors else 1
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the daily rollups from the events (all centres, or one; a date range if given)."""
+    from datetime import date
+
+    from app.sla.rollups import rebuild_all
+
+    start = date.fromisoformat(args.desde) if args.desde else None
+    end = date.fromisoformat(args.hasta) if args.hasta else None
+
+    async def go(db):  # noqa: ANN001, ANN202
+        return await rebuild_all(db, centre_code=args.centro, start=start, end=end)
+
+    days = _run(go)
+    print(f"Resúmenes diarios recalculados: {days} día(s)-centro.")
+    return 0
+
+
+def register(subparsers) -> None:  # noqa: ANN001
+    sla = subparsers.add_parser("sla", help="Acuerdos de Nivel de Servicio (ANS)")
+    sub = sla.add_subparsers(dest="sla_command", required=True)
+    comp = sub.add_parser("compliance", help="calculadora de ANS: un caso JSON → resultados JSON (sin base de datos)")
+    comp.add_argument("--input", required=True, help="archivo JSON del caso ('-' para la entrada estándar)")
+    comp.set_defaults(func=cmd_compliance)
+    imp = sub.add_parser("import", help="importa un archivo CSV de atenciones, marcaciones, encuestas o interrupciones")
+    imp.add_argument("file", help="archivo CSV (UTF-8, separado por comas, con encabezado)")
+    imp.add_argument("--centro", required=True, help="código del centro (p. ej. MAC-CALLAO)")
+    imp.add_argument("--tipo", default="atenciones",
+                     choices=("atenciones", "marcaciones", "encuestas", "interrupciones"))
+    imp.set_defaults(func=cmd_import)
+    reb = sub.add_parser("rebuild", help="recalcula los resúmenes diarios desde los eventos")
+    reb.add_argument("--centro", help="solo este centro (código)")
+    reb.add_argument("--desde", help="AAAA-MM-DD")
+    reb.add_argument("--hasta", help="AAAA-MM-DD")
+    reb.set_defaults(func=cmd_rebuild)
