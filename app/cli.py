@@ -59,12 +59,13 @@ def cmd_demo_data(_: argparse.Namespace) -> int:
 
 def print_demo_report(report) -> None:  # noqa: ANN001
     if not report.created:
-        print("Los datos de demostración ya estaban cargados (las contraseñas se mostraron la primera vez;"
-              " use «Olvidé mi contraseña» o DEMO_PASSWORD para fijarlas).")
+        print("Los datos de demostración ya estaban cargados. Las contraseñas se mostraron en el primer arranque;"
+              " si no las tiene, use «¿Olvidó su contraseña?» en /ingresar (sin SMTP, el correo queda en"
+              " el buzón local).")
         return
     print("Datos de demostración cargados. Cuentas (una por rol):")
     for role_label, email, password in report.accounts:
-        print(f"  {role_label:<32} {email:<36} {password or ''}")
+        print(f"  {role_label:<40} {email:<34} {password or ''}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=PROJECT_ROOT / "var")
     secret_key: str | None = None
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = ""  # public URL (links in e-mails); unset: http://host:port
     host: str = "127.0.0.1"
     port: int = 8000
     # Cookies marked Secure: on by default outside plain-http localhost.
@@ -53,6 +53,25 @@ class Settings(BaseSettings):
     login_lock_minutes: int = 15
     access_token_minutes: int = 15
     log_json: bool = False
+
+    # Platform sealing certificate (PAdES): a PKCS#12 file, or a PEM key + certificate (+ chain).
+    # Unset: a demo sealing certificate is generated once under data_dir/sealing and labelled as demo.
+    sealing_pkcs12_path: str | None = None
+    sealing_pkcs12_password: str | None = None
+    sealing_key_path: str | None = None
+    sealing_key_password: str | None = None
+    sealing_cert_path: str | None = None
+    sealing_chain_path: str | None = None
+    # RFC 3161 time-stamping authority: signatures become PAdES B-T when set.
+    tsa_url: str | None = None
+    # Trust roots for signatures made outside the platform (IOFE / FIRMA PERÚ): PEM/DER files or
+    # directories, separated by commas.
+    signature_trust_roots: str | None = None
+
+    @model_validator(mode="after")
+    def _default_base_url(self) -> Settings:
+        self.base_url = (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return self
 
     @property
     def cookies_secure(self) -> bool:

