@@ -77,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ensure_owner_url(settings)
     uvicorn.run("app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
                 proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                log_level="info")
+                log_level="info", access_log=False)  # our RequestLogMiddleware logs each request
     return 0
 
 

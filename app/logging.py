@@ -19,3 +19,41 @@ def configure_logging(json_logs: bool = False, level: int = logging.INFO) -> Non
     structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level),
                         logger_factory=structlog.PrintLoggerFactory(sys.stderr), cache_logger_on_first_use=True)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+class RequestLogMiddleware:
+    """One structured line per request: id, method, path, status, duration, and who asked (role, entity)."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+        self.log = structlog.get_logger("mac.http")
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import time
+        import uuid
+
+        request_id = uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message) -> None:  # noqa: ANN001
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            actor = scope.get("state", {}).get("actor")
+            if not scope["path"].startswith("/static/"):
+                self.log.info("solicitud", method=scope["method"], path=scope["path"], status=status,
+                              ms=round((time.perf_counter() - started) * 1000, 1),
+                              role=getattr(actor, "role", None),
+                              entity=str(actor.entity_id) if getattr(actor, "entity_id", None) else None)
+            structlog.contextvars.clear_contextvars()

@@ -20,7 +20,7 @@ from app.auth.actor import ActorMiddleware
 from app.auth.session_store import PostgresSessionStore, SessionConfig
 from app.config import Settings, get_settings
 from app.db import get_database
-from app.logging import configure_logging
+from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
 from app.web.page import configure_jinja
 from app.web.responses import handle_exception
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[session_config.middleware, ActorMiddleware, rate_limit.middleware],
+        middleware=[RequestLogMiddleware, session_config.middleware, ActorMiddleware, rate_limit.middleware],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
         csrf_config=csrf,
