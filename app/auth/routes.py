@@ -36,9 +36,17 @@ def begin_session(request: Request, user_id: uuid.UUID, *, method: str, acr: str
         request.session[SESSION_ACR] = acr
 
 
-async def continue_after_login(request: Request, next_path: str = "/") -> Redirect:
-    """With one membership, act under it; with several, let the person choose."""
+async def continue_after_login(request: Request, next_path: str = "/", *,
+                               preferred_entity_id: uuid.UUID | None = None) -> Redirect:
+    """With one membership, act under it; with several, let the person choose.
+
+    ``preferred_entity_id`` (the entity whose RUC the identity provider asserted) narrows the choice to that
+    entity's memberships when the person has any there.
+    """
     choices = await memberships_of(uuid.UUID(request.session[SESSION_USER]))
+    preferred = [c for c in choices if preferred_entity_id is not None and c.entity_id == preferred_entity_id]
+    if preferred:
+        choices = preferred
     if len(choices) == 1:
         request.session[SESSION_MEMBERSHIP] = str(choices[0].membership_id)
         return Redirect(safe_next(next_path))
