@@ -153,13 +153,17 @@ async def provider_metadata(*, refresh: bool = False) -> dict[str, Any]:
     metadata = await _cached(f"discovery:{issuer}", issuer + "/.well-known/openid-configuration",
                              what="discovery", refresh=refresh)
     # Discovery §4.3: the issuer in the document must be exactly the one we asked (no impersonation).
-    if metadata.get("issuer", "").rstrip("/") != issuer:
+    if str(metadata.get("issuer", "")).rstrip("/") != issuer:
         _cache.pop(f"discovery:{issuer}", None)
         log.warning("oidc_emisor_distinto", esperado=issuer, recibido=metadata.get("issuer"))
         raise _unavailable()
     for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not metadata.get(field):
             raise _unavailable()
+    # Codes, secrets and tokens travel to these endpoints: never over plain HTTP (loopback aside, for tests).
+    for field in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        if metadata.get(field) and not is_secure_transport(str(metadata[field])):
+            raise OidcError(f"La dirección de {PROVIDER_LABEL} debe usar HTTPS.", code="proveedor_inseguro")
     return metadata
 
 

@@ -208,3 +208,23 @@ async def test_without_configuration_the_oidc_entry_is_not_offered(client, setti
     assert response.status_code == 404
     assert "no está habilitado" in response.text
     assert "/ingresar/oidc" not in (await client.get("/ingresar")).text
+
+
+async def test_keys_rotated_at_the_provider_are_fetched_again(client, tenants, db, oidc_provider):
+    """A cached JWKS that no longer holds the provider's key (it rotated) is refreshed once, not trusted blindly
+    and not treated as an attack."""
+    from joserfc.jwk import KeySet, RSAKey
+
+    from app.auth import oidc
+
+    t = await tenants.create(roles=("gestor_entidad",))
+    dni = await _give_dni(db, t.users["gestor_entidad"].id)
+    account = await oidc_provider.add_account(doc=f"DNI:{dni}")
+    metadata = await oidc.provider_metadata()
+    old_key = RSAKey.generate_key(2048, parameters={"kid": "clave-retirada"}, private=True)
+    await oidc.provider_jwks(metadata["jwks_uri"])
+    expires, _ = oidc._cache[f"jwks:{metadata['jwks_uri']}"]
+    oidc._cache[f"jwks:{metadata['jwks_uri']}"] = (expires, KeySet([old_key]).as_dict(private=False))
+    response = await oidc_provider.sign_in(client, account)
+    assert response.headers["location"] == "/"
+    assert "clave-retirada" not in str(oidc._cache[f"jwks:{metadata['jwks_uri']}"][1])

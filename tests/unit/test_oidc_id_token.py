@@ -176,3 +176,17 @@ def test_userinfo_about_another_subject_is_refused():
     with pytest.raises(OidcError) as error:
         identity_from_claims({"sub": "s-1"}, {"sub": "s-2", "doc": "DNI:12345678"})
     assert error.value.code == "userinfo_de_otro_sujeto"
+
+
+async def test_a_provider_over_plain_http_is_refused_before_anything_is_sent(monkeypatch):
+    """Codes and tokens must never cross the network in clear text (loopback is allowed for the test provider)."""
+    from app.auth import oidc
+    from app.config import get_settings
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "oidc_issuer", "http://idgobpe.example.pe")
+    monkeypatch.setattr(settings, "oidc_client_id", CLIENT)
+    oidc.clear_cache()
+    with pytest.raises(OidcError) as error:
+        await oidc.provider_metadata()
+    assert error.value.code == "proveedor_inseguro"
