@@ -26,31 +26,41 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime_database():
+def run_with_database(coro_factory):  # noqa: ANN001, ANN201
+    """Run ``coro_factory(db)`` in a fresh event loop with a database of its own (a CLI command's lifetime)."""
     from app.database_setup import ensure_owner_url
-    from app.db import get_database
+    from app import db as database_module
+    from app.db import Database, set_database
 
-    ensure_owner_url(get_settings())
-    return get_database()
+    settings = get_settings()
+    ensure_owner_url(settings)
+
+    async def run():
+        previous = database_module._database  # the caller's (tests run commands inside their own process)
+        db = Database(settings.runtime_url(), pool_size=2)
+        set_database(db)
+        try:
+            return await coro_factory(db)
+        finally:
+            await db.dispose()
+            set_database(previous)
+
+    return asyncio.run(run())
 
 
 def cmd_demo_data(_: argparse.Namespace) -> int:
     """Tenants first, then each domain's own demo (`app.<domain>.demo.load_demo(db) -> list[str]`), idempotent."""
     from app.tenants.demo import load_demo_data
 
-    async def load():
-        db = _runtime_database()
-        try:
-            report = await load_demo_data(db)
-            lines: list[str] = []
-            for module in domain_modules("demo"):
-                if hasattr(module, "load_demo"):
-                    lines.extend(await module.load_demo(db))
-            return report, lines
-        finally:
-            await db.dispose()
+    async def load(db):  # noqa: ANN001
+        report = await load_demo_data(db)
+        lines: list[str] = []
+        for module in domain_modules("demo"):
+            if hasattr(module, "load_demo"):
+                lines.extend(await module.load_demo(db))
+        return report, lines
 
-    report, lines = asyncio.run(load())
+    report, lines = run_with_database(load)
     print_demo_report(report)
     for line in lines:
         print(line)
