@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
@@ -73,7 +74,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="Plataforma MAC", version="1.0.0", path="/schema",
                                      description="API de la Plataforma MAC (Mejor Atención al Ciudadano).",
-                                     render_plugins=[ScalarRenderPlugin()]),
+                                     render_plugins=[ScalarRenderPlugin()],
+                                     components=Components(security_schemes={
+                                         "BearerToken": SecurityScheme(
+                                             type="http", scheme="bearer", bearer_format="JWT",
+                                             description="Token de /oauth/token (credenciales de cliente)")})),
         on_shutdown=[close_database],
         debug=False,
     )

@@ -101,6 +101,7 @@ class TokenController(Controller):
 
 class MachineApiController(Controller):
     path = "/api/v1"
+    security = [{"BearerToken": []}]
     tags = ["API para sistemas"]
 
     @get("/yo", guards=[requires_machine_client], summary="Datos del cliente autenticado")

@@ -96,3 +96,11 @@ async def test_sign_in_attempts_are_throttled_per_address(settings):
         assert statuses[3] == 429
         page = await http.post("/ingresar", data=form, headers={"accept": "text/html"})
         assert "demasiados intentos" in page.text.lower()
+
+
+async def test_the_openapi_document_describes_the_machine_api_and_its_bearer_tokens(client):
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert spec["info"]["title"] == "Plataforma MAC"
+    assert "BearerToken" in spec["components"]["securitySchemes"]
+    assert spec["paths"]["/api/v1/yo"]["get"]["security"] == [{"BearerToken": []}]
+    assert "/ingresar" not in spec["paths"]  # HTML pages are not API
