@@ -1,0 +1,342 @@
+"""The statement as a PDF (reportlab), in Spanish. Pure: a :class:`StatementData` in, bytes out — no database,
+no files, no clock (the issue date is part of the data), so the same data always gives the same bytes.
+
+Layout: header (centre, administering entity, participant with RUCs, period, status, number and date), the
+summary (common costs, fee for use of premises, adjustments, total), two charts (the split by category and the
+entity's totals over the last 12 months), one table per cost category (item, key, the entity's quantity, the
+total quantity, percentage, amount), and the derivation appendix (methodology version, every item with its
+inputs and its rounding). Every page carries its number, the verification code and its QR.
+
+Amounts are written as Peruvians read them (S/ 1,234.56) by :func:`app.billing_reports.statement.soles`, the
+same function the CSV/XLSX headers and the web pages use for display.
+"""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from xml.sax.saxutils import escape
+
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from app.billing_reports.statement import (
+    KIND_AJUSTE,
+    KIND_REPARTO,
+    STATUS_PRELIMINAR,
+    StatementData,
+    StatementLine,
+    by_category,
+    category_totals,
+    fecha_corta,
+    fecha_larga,
+    mes_corto,
+    number,
+    percentage,
+    soles,
+    totals,
+)
+
+PAGE_W, PAGE_H = A4
+MARGIN = 16 * mm
+FOOTER_H = 26 * mm
+CONTENT_W = PAGE_W - 2 * MARGIN
+ACCENT = colors.HexColor("#8a1538")  # the PCM's maroon
+GRID = colors.HexColor("#9a9a9a")
+HEAD_BG = colors.HexColor("#ece7ea")
+
+TABLE_HEADER = ["Ítem", "Clave", "Cantidad de\nla entidad", "Cantidad\ntotal", "Participación", "Importe"]
+TABLE_WIDTHS = [58 * mm, 34 * mm, 22 * mm, 22 * mm, 20 * mm, 22 * mm]
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("t", parent=base["Title"], fontName="Helvetica-Bold", fontSize=14, leading=17,
+                                alignment=TA_CENTER, textColor=ACCENT, spaceAfter=2),
+        "subtitle": ParagraphStyle("s", parent=base["Normal"], fontName="Helvetica", fontSize=9, leading=11,
+                                   alignment=TA_CENTER, textColor=colors.HexColor("#444444"), spaceAfter=8),
+        "h": ParagraphStyle("h", parent=base["Heading2"], fontName="Helvetica-Bold", fontSize=10.5, leading=13,
+                            spaceBefore=8, spaceAfter=4, textColor=ACCENT),
+        "h3": ParagraphStyle("h3", parent=base["Normal"], fontName="Helvetica-Bold", fontSize=9, leading=11,
+                             spaceBefore=6, spaceAfter=2),
+        "p": ParagraphStyle("p", parent=base["Normal"], fontName="Helvetica", fontSize=8.5, leading=11,
+                            spaceAfter=4),
+        "cell": ParagraphStyle("c", parent=base["Normal"], fontName="Helvetica", fontSize=7.5, leading=9),
+        "num": ParagraphStyle("n", parent=base["Normal"], fontName="Helvetica", fontSize=7.5, leading=9,
+                              alignment=TA_RIGHT),
+        "notice": ParagraphStyle("x", parent=base["Normal"], fontName="Helvetica-Bold", fontSize=8.5, leading=11,
+                                 textColor=colors.HexColor("#8a4b00"), spaceAfter=4),
+    }
+
+
+def _grid(rows: list[list], widths: list[float], *, numeric_from: int | None = None, total_row: bool = False,
+          header: bool = True) -> Table:
+    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 7.5),
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if header:
+        style += [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7.5), ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]
+    if numeric_from is not None:
+        style.append(("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"))
+    if total_row:
+        style += [("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 7.5), ("BACKGROUND", (0, -1), (-1, -1), HEAD_BG)]
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _header(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    p = lambda text: Paragraph(text, st["cell"])  # noqa: E731
+    story: list = [
+        Paragraph("ESTADO DE CUENTA DE COSTOS COMUNES", st["title"]),
+        Paragraph(f"Centro de Mejor Atención al Ciudadano · {escape(data.centre_name)}", st["subtitle"]),
+    ]
+    if data.demo:
+        story.append(Paragraph("DOCUMENTO DE DEMOSTRACIÓN: datos ficticios y sello de demostración; "
+                               "sin valor legal.", st["notice"]))
+    rows = [
+        [p("<b>N.º de estado de cuenta</b>"), p(escape(data.number)), p("<b>Fecha de emisión</b>"),
+         p(fecha_larga(data.issued_on))],
+        [p("<b>Periodo</b>"), p(f"{data.period_label} ({fecha_corta(data.period_start)} al "
+                                f"{fecha_corta(data.period_end)})"),
+         p("<b>Estado</b>"), p(f"<b>{data.status_label}</b>"
+                               + (" (periodo publicado; puede variar)" if data.status == STATUS_PRELIMINAR
+                                  else " (periodo cerrado)"))],
+        [p("<b>Centro MAC</b>"), p(escape(data.centre_name)), p("<b>Versión</b>"), p(str(data.version))],
+        [p("<b>Entidad administradora</b>"), p(escape(data.administering.name)), p("<b>RUC</b>"),
+         p(data.administering.ruc)],
+        [p("<b>Entidad participante</b>"), p(escape(data.participant.name)), p("<b>RUC</b>"),
+         p(data.participant.ruc)],
+    ]
+    story.append(_grid(rows, [38 * mm, 72 * mm, 30 * mm, 38 * mm], header=False))
+    if data.replaces:
+        story += [Spacer(1, 3), Paragraph(
+            f"Este estado de cuenta <b>reemplaza</b> al N.º {escape(data.replaces.number)}. "
+            f"Motivo: {escape(data.replaces.reason)}", st["notice"])]
+    for note in data.notes:
+        story.append(Paragraph(escape(note), st["p"]))
+    return story
+
+
+def _summary(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    t = totals(data.lines)
+    rows = [["Concepto", "Importe"],
+            ["Costos comunes (cofinanciamiento)", soles(t.common_costs)],
+            ["Tarifa por uso del local", soles(t.fee)],
+            ["Ajustes de periodos anteriores", soles(t.adjustments)],
+            ["TOTAL DEL PERIODO", soles(t.total)]]
+    return [Paragraph("RESUMEN", st["h"]), _grid(rows, [120 * mm, 58 * mm], numeric_from=1, total_row=True)]
+
+
+def _category_chart(data: StatementData) -> Drawing:
+    items = category_totals(data.lines)
+    height = 30 + 14 * max(len(items), 1)
+    d = Drawing(CONTENT_W / 2 - 4, height)
+    d.add(String(0, height - 10, "Costos comunes por categoría (S/)", fontName="Helvetica-Bold", fontSize=8))
+    if not items:
+        d.add(String(0, height - 26, "Sin costos comunes en el periodo.", fontName="Helvetica", fontSize=7.5))
+        return d
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 72, 8
+    chart.width, chart.height = CONTENT_W / 2 - 100, height - 26
+    # Plotting only: the figures printed anywhere come from the Decimal amounts, never from these floats.
+    chart.data = [[float(amount) for _label, amount in reversed(items)]]
+    chart.categoryAxis.categoryNames = [label[:18] for label, _ in reversed(items)]
+    chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.categoryAxis.labels.fontSize = 6.5
+    chart.valueAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontSize = 6
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
+    chart.bars[0].fillColor = ACCENT
+    chart.barLabelFormat = lambda v: f"{v:,.2f}"
+    chart.barLabels.fontName = "Helvetica"
+    chart.barLabels.fontSize = 5.5
+    chart.barLabels.boxAnchor = "w"
+    chart.barLabels.dx = 2
+    d.add(chart)
+    return d
+
+
+def _history_chart(data: StatementData) -> Drawing:
+    history = list(data.history)[-12:]
+    height = 30 + 14 * max(len(category_totals(data.lines)), 1)
+    d = Drawing(CONTENT_W / 2 - 4, height)
+    d.add(String(0, height - 10, "Total de la entidad, últimos 12 meses (S/)", fontName="Helvetica-Bold",
+                 fontSize=8))
+    if not history:
+        d.add(String(0, height - 26, "Sin periodos anteriores.", fontName="Helvetica", fontSize=7.5))
+        return d
+    chart = VerticalBarChart()
+    chart.x, chart.y = 34, 18
+    chart.width, chart.height = CONTENT_W / 2 - 44, height - 34
+    chart.data = [[float(m.amount) for m in history]]  # plotting only
+    chart.categoryAxis.categoryNames = [mes_corto(m.start) for m in history]
+    chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.categoryAxis.labels.fontSize = 5.5
+    chart.categoryAxis.labels.angle = 45
+    chart.categoryAxis.labels.boxAnchor = "ne"
+    chart.valueAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontSize = 6
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
+    chart.bars[0].fillColor = colors.HexColor("#3b6e8f")
+    for i, m in enumerate(history):
+        if m.start == data.period_start:
+            chart.bars[(0, i)].fillColor = ACCENT
+    d.add(chart)
+    return d
+
+
+def _charts(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    t = Table([[_category_chart(data), _history_chart(data)]], colWidths=[CONTENT_W / 2, CONTENT_W / 2])
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    return [Paragraph("GRÁFICOS", st["h"]), t]
+
+
+def _line_row(line: StatementLine, st: dict[str, ParagraphStyle]) -> list:
+    item = escape(line.item)
+    if line.document_ref:
+        item += f"<br/><font color='#666666'>Doc.: {escape(line.document_ref)}</font>"
+    if line.adjustment_ref:
+        item += f"<br/><font color='#666666'>Corrige: {escape(line.adjustment_ref)}</font>"
+    return [Paragraph(item, st["cell"]), Paragraph(escape(line.key), st["cell"]),
+            number(line.quantity, 4 if line.quantity is not None and line.quantity % 1 else 2),
+            number(line.total_quantity, 4 if line.total_quantity is not None and line.total_quantity % 1 else 2),
+            percentage(line.percentage), soles(line.amount)]
+
+
+def _details(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    story: list = [Paragraph("DETALLE POR CATEGORÍA", st["h"])]
+    if not data.lines:
+        return [*story, Paragraph("La entidad no tiene cargos en este periodo.", st["p"])]
+    for _code, label, group in by_category(data.lines):
+        subtotal = sum((ln.amount for ln in group), Decimal("0.00"))
+        rows = [TABLE_HEADER, *[_line_row(ln, st) for ln in group],
+                [f"Subtotal {label}", "", "", "", "", soles(subtotal)]]
+        table = _grid(rows, TABLE_WIDTHS, numeric_from=2, total_row=True)
+        table.setStyle(TableStyle([("SPAN", (0, -1), (4, -1))]))
+        story.append(KeepTogether([Paragraph(escape(label), st["h3"]), table])
+                     if len(group) < 12 else Paragraph(escape(label), st["h3"]))
+        if len(group) >= 12:
+            story.append(table)
+    return story
+
+
+def _appendix(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    story: list = [PageBreak(), Paragraph("ANEXO · DERIVACIÓN DE CADA IMPORTE", st["h"]), Paragraph(
+        f"Metodología <b>{escape(data.methodology_version)}</b> — {escape(data.methodology_title)}. "
+        f"Capacidad vacante: {escape(data.vacancy_policy)}. Redondeo: {escape(data.rounding_rule)}. "
+        "La participación de la entidad en un ítem es la suma, clave por clave, de peso × (cantidad de la "
+        "entidad ÷ cantidad total); las claves de capacidad se prorratean por los días de vigencia de la "
+        "adhesión. El importe del ítem se reparte al céntimo por el método del mayor residuo: se trunca cada "
+        "parte al céntimo y los céntimos restantes se asignan uno a uno a los mayores residuos (empates: RUC "
+        "menor), de modo que las partes siempre suman el ítem.", st["p"])]
+    for i, line in enumerate(data.lines, 1):
+        head = Paragraph(f"{i}. {escape(line.category_label)} — {escape(line.item)}: ítem "
+                         f"{soles(line.item_amount)}, clave {escape(line.key)}", st["h3"])
+        parts: list = [head]
+        if line.steps:
+            rows = [["Clave", "Peso", "Valor registrado", "Días vigentes", "Cantidad", "Total", "Fracción"]]
+            rows += [[Paragraph(escape(s.key), st["cell"]), s.weight, s.driver, s.days, s.quantity, s.total,
+                      s.fraction] for s in line.steps]
+            parts.append(_grid(rows, [34 * mm, 14 * mm, 24 * mm, 24 * mm, 28 * mm, 28 * mm, 26 * mm],
+                               numeric_from=1))
+        rounding = ""
+        if line.kind == KIND_REPARTO:
+            rounding = (f" Importe exacto: {escape(line.exact)}; redondeo: {line.rounding:+.10f}"
+                        + (" (recibió un céntimo restante por mayor residuo)." if line.extra_cent else "."))
+        elif line.kind == KIND_AJUSTE:
+            rounding = f" Corrige: {escape(line.adjustment_ref)}."
+        parts.append(Paragraph(f"Participación {percentage(line.percentage)}; importe cargado "
+                               f"<b>{soles(line.amount)}</b>.{rounding}", st["p"]))
+        story.append(KeepTogether(parts))
+    return story
+
+
+class _Canvas(rl_canvas.Canvas):
+    """Keeps the pages until the end so that each footer can say 'Página n de N'."""
+
+    def __init__(self, *args, statement: StatementData, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._statement = statement
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:  # noqa: N802
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for page_number, state in enumerate(self._pages, 1):
+            self.__dict__.update(state)
+            self._decorate(page_number, total)
+            super().showPage()
+        super().save()
+
+    def _decorate(self, page_number: int, total: int) -> None:
+        s = self._statement
+        self.saveState()
+        self.setFont("Helvetica", 7)
+        self.setFillColor(colors.HexColor("#333333"))
+        self.drawString(MARGIN, PAGE_H - 10 * mm,
+                        "PCM · SECRETARÍA DE GESTIÓN PÚBLICA · PLATAFORMA MAC")
+        self.drawRightString(PAGE_W - MARGIN, PAGE_H - 10 * mm, f"Estado de cuenta {s.number}")
+        if s.status == STATUS_PRELIMINAR or s.demo:
+            self.setFillColor(colors.Color(0.75, 0.2, 0.2, alpha=0.10))
+            self.setFont("Helvetica-Bold", 64)
+            self.translate(PAGE_W / 2, PAGE_H / 2)
+            self.rotate(40)
+            self.drawCentredString(0, 0, "PRELIMINAR" if s.status == STATUS_PRELIMINAR else "DEMOSTRACIÓN")
+            self.rotate(-40)
+            self.translate(-PAGE_W / 2, -PAGE_H / 2)
+        self.setStrokeColor(GRID)
+        self.line(MARGIN, FOOTER_H, PAGE_W - MARGIN, FOOTER_H)
+        self.setFillColor(colors.HexColor("#333333"))
+        self.setFont("Helvetica-Bold", 8)
+        self.drawString(MARGIN, FOOTER_H - 10, f"Código de verificación: {s.verification_code}")
+        self.setFont("Helvetica", 7.5)
+        self.drawString(MARGIN, FOOTER_H - 20, f"Verifique este documento en {s.verification_url}")
+        self.drawString(MARGIN, FOOTER_H - 30, f"{s.participant.name[:70]} · RUC {s.participant.ruc} · "
+                                               f"{s.period_label}")
+        self.drawString(MARGIN, FOOTER_H - 40, "Documento firmado digitalmente con sello electrónico "
+                                               "(PAdES). Ley N.º 27269.")
+        self.setFont("Helvetica-Bold", 8)
+        self.drawRightString(PAGE_W - MARGIN - 24 * mm, FOOTER_H - 10, f"Página {page_number} de {total}")
+        qr = QrCodeWidget(s.verification_url or s.verification_code or s.number)
+        x1, y1, x2, y2 = qr.getBounds()
+        size = 21 * mm
+        drawing = Drawing(size, size, transform=[size / (x2 - x1), 0, 0, size / (y2 - y1), 0, 0])
+        drawing.add(qr)
+        renderPDF.draw(drawing, self, PAGE_W - MARGIN - size, 3 * mm)
+        self.restoreState()
+
+
+def render_statement(data: StatementData) -> bytes:
+    """The statement's PDF bytes (unsigned); the same data always gives the same bytes."""
+    st = _styles()
+    story = [*_header(data, st), *_summary(data, st), *_charts(data, st), *_details(data, st),
+             *_appendix(data, st)]
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=FOOTER_H + 5 * mm, title=f"Estado de cuenta {data.number}",
+                            author="Plataforma MAC", subject=f"Estado de cuenta {data.period_code} "
+                                                             f"{data.participant.ruc}",
+                            keywords=f"codigo-verificacion:{data.verification_code}", creator="Plataforma MAC",
+                            invariant=1)
+    doc.build(story, canvasmaker=lambda *a, **k: _Canvas(*a, statement=data, **k))
+    return buffer.getvalue()
