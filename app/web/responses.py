@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 from app.web.page import Page
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -81,10 +76,9 @@ def handle_exception(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, HTTPException):
         status = exc.status_code
         code, title, errors = None, None, None
-        if isinstance(exc, NotAuthorizedException | PermissionDeniedException | NotFoundException):
-            detail = exc.detail if exc.detail and not exc.detail.isascii() else STATUS_MESSAGES.get(status, exc.detail)
-        else:
-            detail = STATUS_MESSAGES.get(status) or exc.detail
+        # Litestar's own details are English status phrases; ours (raised in guards and routes) are Spanish.
+        generic = exc.detail in (None, "", HTTPStatus(status).phrase)
+        detail = STATUS_MESSAGES.get(status, exc.detail) if generic else exc.detail
         if "CSRF" in (exc.detail or ""):
             detail, code = "El formulario venció o no es válido. Recargue la página e intente de nuevo.", "csrf"
     else:
