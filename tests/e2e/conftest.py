@@ -1,0 +1,108 @@
+"""Browser journeys: the application served for real (uvicorn, in its own process) and headless Chromium.
+
+``live_server`` is the base URL of the app running against the test session's database; ``browser_page`` is
+a fresh Playwright page (async API, one browser context per test, so no cookies are shared) whose relative
+URLs resolve against it. The server runs in a separate process because the test session's database pool is
+bound to the test event loop; the process inherits the test settings through the environment that the
+``settings`` fixture prepared.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.auth.passwords import hash_password
+from app.db import TenantContext
+from app.tenants.models import Entity
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+START_TIMEOUT_SECONDS = 30
+ADMIN_PASSWORD = "Navegador-seguro-2026"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(settings) -> Iterator[str]:
+    """The app served by uvicorn on a free port; yields its base URL (no trailing slash)."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "BASE_URL": base_url, "HOST": "127.0.0.1", "PORT": str(port)}
+    log = tempfile.NamedTemporaryFile(prefix="mac-live-server-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"El servidor de pruebas terminó al iniciar:\n{Path(log.name).read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"El servidor de pruebas no respondió en {START_TIMEOUT_SECONDS} s:\n"
+                            f"{Path(log.name).read_text()[-4000:]}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator:
+    """One headless Chromium for the session (the system's, as in production-like CI images)."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"No se encontró Chromium en {CHROMIUM}: instálelo con `apt-get install -y chromium` "
+                    "(el script de instalación del proyecto lo hace en máquinas nuevas).")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def browser_page(browser, live_server) -> AsyncIterator:
+    """A fresh page (own cookies) in Spanish (Peru), Lima time; ``page.goto("/ingresar")`` works."""
+    context = await browser.new_context(base_url=live_server, locale="es-PE", timezone_id="America/Lima")
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    await context.close()
+
+
+@pytest.fixture
+async def platform_admin(tenants, db):
+    """A platform administrator of the rector entity who signs in with ``ADMIN_PASSWORD``."""
+    tenant = await tenants.create(roles=("administrador_plataforma",), password_hash=hash_password(ADMIN_PASSWORD))
+    async with db.transaction(TenantContext.system()) as s:
+        (await s.get(Entity, tenant.entity.id)).is_rector = True
+    return tenant.users["administrador_plataforma"]
