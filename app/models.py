@@ -2,6 +2,7 @@
 
 from app import audit_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
+from app.costsharing import models as costsharing_models  # noqa: F401
 from app.db import Base
 from app.tenants import models as tenants_models  # noqa: F401
 from app.worker import models as worker_models  # noqa: F401
