@@ -1,0 +1,485 @@
+"""Ingest of attention events: one bulk path for the API, the CSV upload and ``mac sla import``.
+
+1. **COPY** the rows, as text, into a temporary staging table (``ON COMMIT DROP``) with their line numbers.
+2. **Set-based validation**: each rule is one SQL condition over the whole staging table; the failures become
+   the row report (line, field, Spanish reason) and those lines are removed.
+3. **Upsert** the remaining rows into the event table with ``INSERT ... ON CONFLICT``; a row that is already
+   stored with the same values is not rewritten (``WHERE ... IS DISTINCT FROM``), so re-sending the same
+   events changes nothing (idempotent).
+4. **Rollups** of the (entity, day) pairs touched are recomputed (:func:`app.sla.rollups.refresh`).
+
+Everything happens in the caller's transaction: a database failure rolls the whole batch back, so nothing is
+ever stored half-way. Good rows of a batch with bad rows *are* stored (that is a validation outcome, not a
+failure). The staging table is temporary, so concurrent batches never see each other's rows.
+
+Row keys (what makes a re-send "the same event"): tickets (centre, ticket, segment); clock-ins (centre,
+module, advisor, time); surveys (centre, survey id); interruptions (centre, interruption id).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit
+from app.db import Database, TenantContext
+from app.errors import NotFound, ValidationFailed
+from app.sla import rollups
+from app.sla.models import ImportBatch
+from app.tenants.models import Centre
+
+MAX_API_EVENTS = 10_000
+MAX_CSV_BYTES = 50 * 1024 * 1024
+MAX_STORED_ERRORS = 10_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"linea": self.line, "campo": self.field, "motivo": self.reason}
+
+
+@dataclass
+class IngestReport:
+    total: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    batch_id: uuid.UUID | None = None
+    days_refreshed: int = 0
+    touched_days: set[date] = field(default_factory=set)
+
+    @property
+    def rejected_lines(self) -> int:
+        return len({e.line for e in self.errors})
+
+    def add(self, other: IngestReport) -> None:
+        self.total += other.total
+        self.stored += other.stored
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+        self.touched_days |= other.touched_days
+
+
+# ------------------------------------------------------------------------------------ kinds and rules ---
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    api_type: str  # the "tipo" of an API event
+    rules: tuple[tuple[str, str, str], ...]  # (field, SQL condition true when the row is invalid, SQL reason)
+
+
+def _required(col: str, label: str) -> tuple[str, str, str]:
+    return (col, f"coalesce(btrim(s.{col}), '') = ''", f"'Falta {label}.'")
+
+
+def _maxlen(col: str, n: int) -> tuple[str, str, str]:
+    return (col, f"length(btrim(s.{col})) > {n}", f"'Tiene más de {n} caracteres.'")
+
+
+def _timestamp(col: str) -> tuple[str, str, str]:
+    return (col, f"coalesce(btrim(s.{col}), '') <> '' AND NOT sla_is_timestamp(btrim(s.{col}))",
+            f"CASE WHEN btrim(s.{col}) ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?$' "
+            f"THEN format('«%s» no indica la zona horaria: agregue el desfase (p. ej. -05:00).', s.{col}) "
+            f"ELSE format('«%s» no es una fecha y hora ISO-8601 válida (p. ej. 2025-03-03T09:00:00-05:00).', "
+            f"s.{col}) END")
+
+
+def _ts(col: str) -> str:
+    return f"btrim(s.{col})::timestamptz"
+
+
+def _order(before: str, after: str, reason: str) -> tuple[str, str, str]:
+    cond = (f"CASE WHEN sla_is_timestamp(btrim(s.{before})) AND sla_is_timestamp(btrim(s.{after})) "
+            f"THEN {_ts(after)} < {_ts(before)} ELSE false END")
+    return (after, cond, f"'{reason}'")
+
+
+def _not_future(col: str) -> tuple[str, str, str]:
+    return (col, f"CASE WHEN sla_is_timestamp(btrim(s.{col})) THEN {_ts(col)} > now() + interval '10 minutes' "
+                 "ELSE false END", "'La fecha y hora está en el futuro.'")
+
+
+ENTITY_AT_CENTRE = ("EXISTS (SELECT 1 FROM entities e JOIN centre_services cs ON cs.entity_id = e.id "
+                    "WHERE cs.centre_id = :centre AND e.ruc = btrim(s.ruc_entidad))")
+RUC_RULES = (
+    ("ruc_entidad", f"coalesce(btrim(s.ruc_entidad), '') <> '' AND NOT {ENTITY_AT_CENTRE}",
+     "format('La entidad con RUC %s no ofrece servicios en este centro.', s.ruc_entidad)"),
+    ("ruc_entidad", "CAST(:only_ruc AS text) IS NOT NULL AND coalesce(btrim(s.ruc_entidad), '') <> :only_ruc",
+     "'Este cliente solo puede enviar registros de su propia entidad.'"),
+)
+SERVICE_RULE = (
+    "servicio",
+    f"coalesce(btrim(s.servicio), '') <> '' AND {ENTITY_AT_CENTRE} AND NOT EXISTS (SELECT 1 FROM entities e "
+    "JOIN centre_services cs ON cs.entity_id = e.id WHERE cs.centre_id = :centre AND e.ruc = btrim(s.ruc_entidad) "
+    "AND cs.code = btrim(s.servicio))",
+    "format('El servicio «%s» no es de esa entidad en este centro.', s.servicio)")
+MODULE_RULE = (
+    "modulo",
+    "coalesce(btrim(s.modulo), '') <> '' AND NOT EXISTS (SELECT 1 FROM centre_modules m "
+    "WHERE m.centre_id = :centre AND m.code = btrim(s.modulo))",
+    "format('El módulo «%s» no existe en este centro.', s.modulo)")
+
+TICKETS = Kind(
+    "atenciones",
+    ("ticket", "segmento", "ruc_entidad", "servicio", "modulo", "asesor", "emitido", "llamado", "inicio", "fin",
+     "resultado"),
+    ("ticket", "ruc_entidad", "servicio", "emitido", "resultado"),
+    "atencion",
+    (
+        _required("ticket", "el número de ticket"), _maxlen("ticket", 40),
+        ("segmento", "coalesce(btrim(s.segmento), '') <> '' AND btrim(s.segmento) !~ '^(0?[1-9]|[1-9][0-9])$'",
+         "'El segmento debe ser un entero de 1 a 99.'"),
+        _required("ruc_entidad", "el RUC de la entidad"), *RUC_RULES,
+        _required("servicio", "el código del servicio"), SERVICE_RULE, MODULE_RULE, _maxlen("asesor", 40),
+        _required("emitido", "la hora de emisión"), _timestamp("emitido"), _not_future("emitido"),
+        _timestamp("llamado"), _timestamp("inicio"), _timestamp("fin"),
+        _order("emitido", "llamado", "El llamado es anterior a la emisión."),
+        _order("llamado", "inicio", "El inicio de la atención es anterior al llamado."),
+        _order("inicio", "fin", "El fin de la atención es anterior a su inicio."),
+        ("resultado", "coalesce(lower(btrim(s.resultado)), '') NOT IN ('atendido', 'abandonado', 'derivado')",
+         "format('«%s» no es un resultado válido (atendido, abandonado o derivado).', coalesce(s.resultado, ''))"),
+        *[(col, f"lower(btrim(s.resultado)) IN ('atendido', 'derivado') AND coalesce(btrim(s.{col}), '') = ''",
+           f"'Un ticket atendido o derivado necesita la hora de {label}.'")
+          for col, label in (("llamado", "llamado"), ("inicio", "inicio"), ("fin", "fin"))],
+    ),
+)
+CLOCK_INS = Kind(
+    "marcaciones", ("ruc_entidad", "modulo", "asesor", "hora"), ("ruc_entidad", "modulo", "asesor", "hora"),
+    "marcacion",
+    (
+        _required("ruc_entidad", "el RUC de la entidad"), *RUC_RULES,
+        _required("modulo", "el módulo"), MODULE_RULE, _required("asesor", "el asesor"), _maxlen("asesor", 40),
+        _required("hora", "la hora de marcación"), _timestamp("hora"), _not_future("hora"),
+    ),
+)
+SURVEYS = Kind(
+    "encuestas", ("encuesta", "ruc_entidad", "servicio", "hora", "puntaje"),
+    ("encuesta", "ruc_entidad", "servicio", "hora", "puntaje"), "encuesta",
+    (
+        _required("encuesta", "el identificador de la encuesta"), _maxlen("encuesta", 40),
+        _required("ruc_entidad", "el RUC de la entidad"), *RUC_RULES,
+        _required("servicio", "el código del servicio"), SERVICE_RULE,
+        _required("hora", "la hora de la respuesta"), _timestamp("hora"), _not_future("hora"),
+        ("puntaje", "coalesce(btrim(s.puntaje), '') !~ '^[1-5]$'", "'El puntaje debe ser un entero de 1 a 5.'"),
+    ),
+)
+INTERRUPTIONS = Kind(
+    "interrupciones", ("interrupcion", "ruc_entidad", "inicio", "fin", "causa", "atribuible_a"),
+    ("interrupcion", "inicio", "fin", "causa", "atribuible_a"), "interrupcion",
+    (
+        _required("interrupcion", "el identificador de la interrupción"), _maxlen("interrupcion", 40), *RUC_RULES,
+        _required("inicio", "el inicio"), _timestamp("inicio"), _required("fin", "el fin"), _timestamp("fin"),
+        ("fin", f"CASE WHEN sla_is_timestamp(btrim(s.inicio)) AND sla_is_timestamp(btrim(s.fin)) "
+                f"THEN {_ts('fin')} <= {_ts('inicio')} ELSE false END", "'El fin debe ser posterior al inicio.'"),
+        _required("causa", "la causa"), _maxlen("causa", 300),
+        ("atribuible_a", "coalesce(lower(btrim(s.atribuible_a)), '') NOT IN ('entidad', 'administradora')",
+         "'Indique a quién es atribuible: entidad o administradora.'"),
+        ("ruc_entidad", "lower(btrim(s.atribuible_a)) = 'entidad' AND coalesce(btrim(s.ruc_entidad), '') = ''",
+         "'Una interrupción atribuible a la entidad debe indicar el RUC de la entidad.'"),
+    ),
+)
+KINDS = {k.name: k for k in (TICKETS, CLOCK_INS, SURVEYS, INTERRUPTIONS)}
+API_TYPES = {k.api_type: k for k in KINDS.values()}
+
+# ----------------------------------------------------------------------------------------- upserts ---
+
+LOCAL_DAY = "(({col}) AT TIME ZONE 'America/Lima')::date"
+
+UPSERTS = {
+    "atenciones": """
+WITH src AS (
+  SELECT DISTINCT ON (btrim(s.ticket), coalesce(nullif(btrim(s.segmento), ''), '1')::smallint)
+         CAST(:centre AS uuid) AS centre_id, btrim(s.ticket) AS ticket_id,
+         coalesce(nullif(btrim(s.segmento), ''), '1')::smallint AS segment, e.id AS entity_id,
+         btrim(s.servicio) AS service_code, nullif(btrim(s.modulo), '') AS module_code,
+         nullif(btrim(s.asesor), '') AS advisor, btrim(s.emitido)::timestamptz AS issued_at,
+         nullif(btrim(s.llamado), '')::timestamptz AS called_at, nullif(btrim(s.inicio), '')::timestamptz AS started_at,
+         nullif(btrim(s.fin), '')::timestamptz AS ended_at,
+         CASE lower(btrim(s.resultado)) WHEN 'atendido' THEN 'attended' WHEN 'abandonado' THEN 'abandoned'
+              ELSE 'transferred' END AS outcome
+  FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  ORDER BY btrim(s.ticket), coalesce(nullif(btrim(s.segmento), ''), '1')::smallint, s.line DESC
+)
+INSERT INTO sla_tickets AS t (centre_id, ticket_id, segment, entity_id, service_code, module_code, advisor,
+                              issued_at, called_at, started_at, ended_at, outcome)
+SELECT * FROM src
+ON CONFLICT (centre_id, ticket_id, segment) DO UPDATE SET
+  entity_id = excluded.entity_id, service_code = excluded.service_code,
+  module_code = coalesce(excluded.module_code, t.module_code), advisor = coalesce(excluded.advisor, t.advisor),
+  issued_at = excluded.issued_at, called_at = greatest(t.called_at, excluded.called_at),
+  started_at = coalesce(excluded.started_at, t.started_at), ended_at = coalesce(excluded.ended_at, t.ended_at),
+  outcome = excluded.outcome, updated_at = now()
+WHERE (t.entity_id, t.service_code, t.module_code, t.advisor, t.issued_at, t.called_at, t.started_at, t.ended_at,
+       t.outcome)
+  IS DISTINCT FROM
+      (excluded.entity_id, excluded.service_code, coalesce(excluded.module_code, t.module_code),
+       coalesce(excluded.advisor, t.advisor), excluded.issued_at, greatest(t.called_at, excluded.called_at),
+       coalesce(excluded.started_at, t.started_at), coalesce(excluded.ended_at, t.ended_at), excluded.outcome)
+RETURNING t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
+""",
+    "marcaciones": """
+INSERT INTO sla_clock_ins (id, centre_id, entity_id, module_code, advisor, at)
+SELECT gen_random_uuid(), CAST(:centre AS uuid), e.id, btrim(s.modulo), btrim(s.asesor), btrim(s.hora)::timestamptz
+FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+ON CONFLICT (centre_id, module_code, advisor, at) DO NOTHING
+RETURNING entity_id, (at AT TIME ZONE 'America/Lima')::date
+""",
+    "encuestas": """
+WITH src AS (
+  SELECT DISTINCT ON (btrim(s.encuesta)) gen_random_uuid() AS id, CAST(:centre AS uuid) AS centre_id,
+         btrim(s.encuesta) AS survey_id, e.id AS entity_id, btrim(s.servicio) AS service_code,
+         btrim(s.hora)::timestamptz AS at, btrim(s.puntaje)::smallint AS score
+  FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  ORDER BY btrim(s.encuesta), s.line DESC
+)
+INSERT INTO sla_survey_answers AS a (id, centre_id, survey_id, entity_id, service_code, at, score)
+SELECT * FROM src
+ON CONFLICT (centre_id, survey_id) DO UPDATE SET entity_id = excluded.entity_id,
+  service_code = excluded.service_code, at = excluded.at, score = excluded.score
+WHERE (a.entity_id, a.service_code, a.at, a.score) IS DISTINCT FROM
+      (excluded.entity_id, excluded.service_code, excluded.at, excluded.score)
+RETURNING a.entity_id, (a.at AT TIME ZONE 'America/Lima')::date
+""",
+    "interrupciones": """
+WITH src AS (
+  SELECT DISTINCT ON (btrim(s.interrupcion)) gen_random_uuid() AS id, CAST(:centre AS uuid) AS centre_id,
+         btrim(s.interrupcion) AS external_id, e.id AS entity_id, btrim(s.inicio)::timestamptz AS started_at,
+         btrim(s.fin)::timestamptz AS ended_at, btrim(s.causa) AS cause,
+         lower(btrim(s.atribuible_a)) AS attributable_to, now() AS created_at
+  FROM {stage} s LEFT JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  ORDER BY btrim(s.interrupcion), s.line DESC
+)
+INSERT INTO sla_interruptions AS i (id, centre_id, external_id, entity_id, started_at, ended_at, cause,
+                                    attributable_to, created_at)
+SELECT * FROM src
+ON CONFLICT (centre_id, external_id) DO UPDATE SET entity_id = excluded.entity_id,
+  started_at = excluded.started_at, ended_at = excluded.ended_at, cause = excluded.cause,
+  -- A claim the coordinator accepted keeps the interruption on the administering entity.
+  attributable_to = CASE WHEN i.claim_state = 'aceptado' THEN 'administradora' ELSE excluded.attributable_to END
+WHERE (i.entity_id, i.started_at, i.ended_at, i.cause, i.attributable_to) IS DISTINCT FROM
+      (excluded.entity_id, excluded.started_at, excluded.ended_at, excluded.cause,
+       CASE WHEN i.claim_state = 'aceptado' THEN 'administradora' ELSE excluded.attributable_to END)
+RETURNING i.entity_id, i.started_at, i.ended_at
+""",
+}
+
+# The (entity, day) of rows about to change their entity or day: those old days must be recomputed too.
+PREVIOUS_DAYS = {
+    "atenciones": """
+SELECT DISTINCT t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
+FROM sla_tickets t JOIN {stage} s ON t.centre_id = :centre AND t.ticket_id = btrim(s.ticket)
+  AND t.segment = coalesce(nullif(btrim(s.segmento), ''), '1')::smallint
+WHERE t.issued_at <> btrim(s.emitido)::timestamptz
+   OR t.entity_id <> (SELECT e.id FROM entities e WHERE e.ruc = btrim(s.ruc_entidad))
+""",
+    "encuestas": """
+SELECT DISTINCT a.entity_id, (a.at AT TIME ZONE 'America/Lima')::date
+FROM sla_survey_answers a JOIN {stage} s ON a.centre_id = :centre AND a.survey_id = btrim(s.encuesta)
+WHERE a.at <> btrim(s.hora)::timestamptz OR a.entity_id <> (SELECT e.id FROM entities e WHERE e.ruc = btrim(s.ruc_entidad))
+""",
+    "interrupciones": """
+SELECT i.entity_id, i.started_at, i.ended_at
+FROM sla_interruptions i JOIN {stage} s ON i.centre_id = :centre AND i.external_id = btrim(s.interrupcion)
+""",
+}
+
+
+# ------------------------------------------------------------------------------------------ the path ---
+
+
+async def _raw_connection(session: AsyncSession):  # noqa: ANN202
+    conn = await session.connection()
+    return (await conn.get_raw_connection()).driver_connection
+
+
+async def _create_stage(session: AsyncSession, kind: Kind) -> str:
+    stage = f"sla_stage_{kind.name}"
+    await session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    columns = ", ".join(f"{c} text" for c in kind.columns)
+    await session.execute(text(
+        f"CREATE TEMP TABLE {stage} (line bigint GENERATED BY DEFAULT AS IDENTITY, {columns}) ON COMMIT DROP"))
+    return stage
+
+
+async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, centre_id: uuid.UUID,
+                              only_ruc: str | None, total: int, line_offset: int = 0) -> IngestReport:
+    params = {"centre": centre_id, "only_ruc": only_ruc}
+    union = "\nUNION ALL\n".join(
+        f"SELECT s.line, '{fld}'::text AS field, ({reason})::text AS reason FROM {stage} s WHERE {cond}"
+        for fld, cond, reason in kind.rules)
+    rows = (await session.execute(text(f"SELECT line, field, reason FROM ({union}) e ORDER BY line, field"),
+                                  params)).all()
+    errors = [RowError(int(line) + line_offset, fld, reason) for line, fld, reason in rows]
+    if errors:
+        await session.execute(text(f"DELETE FROM {stage} WHERE line = ANY(:bad)"),
+                              {"bad": sorted({int(r[0]) for r in rows})})
+    pairs: set[tuple[uuid.UUID | None, date]] = set()
+    if kind.name in PREVIOUS_DAYS:
+        previous = (await session.execute(text(PREVIOUS_DAYS[kind.name].format(stage=stage)), params)).all()
+        pairs |= _pairs(kind, previous)
+    changed = (await session.execute(text(UPSERTS[kind.name].format(stage=stage)), params)).all()
+    pairs |= _pairs(kind, changed)
+    report = IngestReport(total=total, stored=len(changed), errors=errors,
+                          touched_days={d for _e, d in pairs})
+    report.unchanged = total - report.rejected_lines - report.stored
+    if pairs:
+        report.days_refreshed = await rollups.refresh(session, centre_id, pairs)
+    await session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    return report
+
+
+def _pairs(kind: Kind, rows: Sequence) -> set[tuple[uuid.UUID | None, date]]:
+    if kind.name == "interrupciones":
+        return {(entity_id, d) for entity_id, start, end in rows for d in rollups.days_between(start, end)}
+    return {(entity_id, day) for entity_id, day in rows}
+
+
+async def ingest_records(session: AsyncSession, *, centre_id: uuid.UUID, kind: Kind,
+                         records: Iterable[tuple], only_ruc: str | None = None) -> IngestReport:
+    """Records are (line, value per column of ``kind``) tuples of text (None for a missing value)."""
+    records = list(records)
+    stage = await _create_stage(session, kind)
+    if records:
+        raw = await _raw_connection(session)
+        await raw.copy_records_to_table(stage, records=records, columns=["line", *kind.columns])
+    return await _validate_and_store(session, kind, stage, centre_id, only_ruc, len(records))
+
+
+def _sniff_header(data: bytes) -> tuple[list[str], str, int]:
+    """Header columns, delimiter and the byte offset where the data rows start."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        bom = 3
+    else:
+        bom = 0
+    newline = data.find(b"\n")
+    header_bytes = data if newline < 0 else data[:newline]
+    try:
+        header = header_bytes.decode("utf-8").strip("\r")
+    except UnicodeDecodeError:
+        raise ValidationFailed("El archivo debe estar en UTF-8.", field="archivo") from None
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    columns = [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter))]
+    return columns, delimiter, bom + (len(header_bytes) + 1 if newline >= 0 else len(header_bytes))
+
+
+async def ingest_csv(session: AsyncSession, *, centre_id: uuid.UUID, kind: Kind, data: bytes,
+                     only_ruc: str | None = None) -> IngestReport:
+    """A CSV file (UTF-8, header row, comma or semicolon) streamed with COPY; line numbers are the file's
+    (the header is line 1)."""
+    if len(data) > MAX_CSV_BYTES:
+        raise ValidationFailed(f"El archivo supera {MAX_CSV_BYTES // (1024 * 1024)} MB; divídalo.", field="archivo")
+    columns, delimiter, offset = _sniff_header(data)
+    unknown = [c for c in columns if c not in kind.columns]
+    missing = [c for c in kind.required if c not in columns]
+    if unknown or missing or len(set(columns)) != len(columns):
+        parts = []
+        if missing:
+            parts.append("faltan las columnas " + ", ".join(missing))
+        if unknown:
+            parts.append("columnas desconocidas: " + ", ".join(unknown))
+        if len(set(columns)) != len(columns):
+            parts.append("hay columnas repetidas")
+        raise ValidationFailed(f"Encabezado no válido para {kind.name} ({'; '.join(parts)}). Columnas esperadas: "
+                               f"{', '.join(kind.columns)}.", field="archivo",
+                               errors=[{"linea": 1, "campo": "encabezado", "mensaje": "; ".join(parts)}])
+    body = data[offset:]
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("El archivo debe estar en UTF-8.", field="archivo") from None
+    stage = await _create_stage(session, kind)
+    total = 0
+    if body.strip():
+        raw = await _raw_connection(session)
+        await raw.copy_to_table(stage, source=io.BytesIO(body), columns=columns, format="csv",
+                                delimiter=delimiter, header=False, encoding="utf-8")
+        total = int((await session.execute(text(f"SELECT count(*) FROM {stage}"))).scalar_one())
+    # Identity values start at 1 for the first data row, which is line 2 of the file.
+    return await _validate_and_store(session, kind, stage, centre_id, only_ruc, total, line_offset=1)
+
+
+def events_to_records(events: list) -> tuple[dict[str, list[tuple]], list[RowError]]:
+    """API events (JSON objects with a ``tipo``) grouped by kind as COPY records; line = position (1-based)."""
+    grouped: dict[str, list[tuple]] = {}
+    errors: list[RowError] = []
+    for n, event in enumerate(events, start=1):
+        if not isinstance(event, dict):
+            errors.append(RowError(n, "evento", "Cada evento debe ser un objeto JSON."))
+            continue
+        kind = API_TYPES.get(event.get("tipo"))
+        if kind is None:
+            errors.append(RowError(n, "tipo", f"«{event.get('tipo')}» no es un tipo de evento "
+                                              f"({', '.join(API_TYPES)})."))
+            continue
+        unknown = [k for k in event if k != "tipo" and k not in kind.columns]
+        if unknown:
+            errors.append(RowError(n, unknown[0], f"Campo desconocido para {kind.api_type}: {unknown[0]}."))
+            continue
+        grouped.setdefault(kind.name, []).append(
+            (n, *(None if event.get(c) is None else str(event.get(c)) for c in kind.columns)))
+    return grouped, errors
+
+
+async def ingest_events(session: AsyncSession, *, centre_id: uuid.UUID, events: list,
+                        only_ruc: str | None = None) -> IngestReport:
+    if len(events) > MAX_API_EVENTS:
+        raise ValidationFailed(f"Un lote admite como máximo {MAX_API_EVENTS} eventos (recibidos {len(events)}).",
+                               field="eventos")
+    grouped, errors = events_to_records(events)
+    report = IngestReport(total=0, errors=list(errors))
+    report.total = len(errors)
+    for name, records in grouped.items():
+        report.add(await ingest_records(session, centre_id=centre_id, kind=KINDS[name], records=records,
+                                        only_ruc=only_ruc))
+    report.unchanged = report.total - report.rejected_lines - report.stored
+    report.errors.sort(key=lambda e: (e.line, e.field))
+    return report
+
+
+async def record_batch(session: AsyncSession, ctx: TenantContext, report: IngestReport, *, centre_id: uuid.UUID,
+                       source: str, kind: str, filename: str | None = None) -> uuid.UUID:
+    batch = ImportBatch(centre_id=centre_id, entity_id=ctx.entity_id, source=source, kind=kind,
+                        filename=(filename or "")[:200] or None, total=report.total, stored=report.stored,
+                        unchanged=report.unchanged, rejected=report.rejected_lines,
+                        errors=[e.as_dict() for e in report.errors[:MAX_STORED_ERRORS]],
+                        created_by=ctx.user_id, client_id=ctx.client_id)
+    session.add(batch)
+    await session.flush()
+    await audit.record(session, ctx, action="ans_datos_cargados", record_type="lote_atenciones",
+                       record_id=batch.id, after={"centro": str(centre_id), "tipo": kind, "origen": source,
+                                                  "recibidas": report.total, "guardadas": report.stored,
+                                                  "sin_cambios": report.unchanged,
+                                                  "rechazadas": report.rejected_lines})
+    report.batch_id = batch.id
+    return batch.id
+
+
+async def import_file(db: Database, path: Path, *, centre_code: str, kind: str = "atenciones") -> IngestReport:
+    """``mac sla import FILE``: the bulk path as the system, one transaction."""
+    data = path.read_bytes()
+    ctx = TenantContext.system()
+    async with db.transaction(ctx) as s:
+        centre_id = await s.scalar(select(Centre.id).where(Centre.code == centre_code))
+        if centre_id is None:
+            raise NotFound(f"No existe un centro con código {centre_code}.")
+        report = await ingest_csv(s, centre_id=centre_id, kind=KINDS[kind], data=data)
+        await record_batch(s, ctx, report, centre_id=centre_id, source="archivo", kind=kind, filename=path.name)
+    return report
