@@ -28,7 +28,7 @@ from app.web.responses import handle_exception
 
 WEB_DIR = Path(__file__).parent / "web"
 # Throttled paths: sign-in, reset and token endpoints (password guessing, mail flooding).
-THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token")
+THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", "/invitacion")
 
 
 def route_handlers() -> list:

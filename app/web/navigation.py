@@ -23,6 +23,10 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
     NavItem("/auditoria", "Auditoría", ALL_PEOPLE),
+    NavItem("/sgp/registros", "Solicitudes de registro", (ROLE_SUPERVISOR_SGP,)),
+    NavItem("/sgp/cambios-entidad", "Cambios de datos de entidades", (ROLE_SUPERVISOR_SGP,)),
+    NavItem("/entidad/usuarios", "Usuarios de la entidad", (ROLE_GESTOR,)),
+    NavItem("/entidad/perfil", "Datos de la entidad", (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR)),
 ]
 
 

@@ -16,8 +16,10 @@ from app.db import MEMBERSHIP_ROLES, TenantContext
 from app.tenants.models import Membership, User
 
 PASSWORD = "Matriz-de-roles-2026"
-# Public by design: sign-in, reset, health, static files, the OpenAPI document and public verification.
-PUBLIC = re.compile(r"^/(ingresar|restablecer|salir|cambiar-entidad|health|ready|static|schema|verificar|oauth/token)")
+# Public by design: sign-in, reset, health, static files, the OpenAPI document, public verification, and the
+# onboarding pages reached by link (registration, its follow-up link, invitations).
+PUBLIC = re.compile(r"^/(ingresar|restablecer|salir|cambiar-entidad|health|ready|static|schema|verificar|oauth/token"
+                    r"|registro|invitacion)")
 
 
 def all_routes(app) -> list[tuple[str, str, HTTPRouteHandler]]:

@@ -1,0 +1,84 @@
+"""What the onboarding tests share: a valid registration form, a real PDF, and reading the demo mailbox."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+import uuid
+from email.message import EmailMessage
+
+from reportlab.pdfgen import canvas
+from sqlalchemy import select
+
+from app.db import TenantContext
+from app.tenants.onboarding_models import RegistrationRequest
+from app.worker.mail import read_mailbox
+from tests.factories import valid_dni, valid_ruc
+from tests.worker_fixtures import flush_outbox
+
+PASSWORD = "Registro-MAC-2026"
+
+
+def designation_pdf(text: str = "Resolución de designación N.º 001-2026") -> bytes:
+    """A real (small) PDF, as a scanned designation letter would be."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.drawString(72, 750, text)
+    pdf.save()
+    return buffer.getvalue()
+
+
+def registration_form(**overrides: str) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    form = {
+        "ruc": valid_ruc(), "entity_name": f"Municipalidad Distrital de Prueba {tag}", "short_name": f"MDP{tag[:4]}",
+        "kind": "publica", "level": "local", "address": "Jr. Lima 123", "ubigeo": "150101",
+        "applicant_dni": valid_dni(), "applicant_name": "Rosa Quispe Mamani", "applicant_position": "Gerente municipal",
+        "applicant_email": f"rosa.{tag}@muni-prueba.gob.pe", "contrasena": PASSWORD, "confirmacion": PASSWORD,
+    }
+    form.update(overrides)
+    return form
+
+
+async def submit_registration(client, form: dict[str, str] | None = None, *, document: bytes | None = None,  # noqa: ANN001, ANN201
+                              filename: str = "designacion.pdf", content_type: str = "application/pdf"):
+    form = form or registration_form()
+    files = {"documento": (filename, designation_pdf() if document is None else document, content_type)}
+    return await client.http.post("/registro", data={"_csrf_token": await client.csrf(), **form}, files=files)
+
+
+async def mails_to(db, settings, address: str, *, until=None, timeout: float = 20.0) -> list[EmailMessage]:  # noqa: ANN001
+    """Deliver what is pending (a real worker writes the files) and return the mails to ``address``; with
+    ``until`` (a predicate on that list), keep delivering until it holds, as a person refreshing a mailbox."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await flush_outbox(db, settings)
+        mails = [m for m in read_mailbox(settings.data_dir) if str(m["To"]).lower() == address.lower()]
+        if until is None or until(mails) or time.monotonic() > deadline:
+            return mails
+        await asyncio.sleep(0.2)
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    """The path of the first link to ``path`` in a mail's body (e.g. '/registro/solicitud/')."""
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    found = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[A-Za-z0-9_\-]+)", body)
+    assert found, f"no hay enlace {path} en el correo: {body}"
+    return found.group(1)
+
+
+async def last_link(db, settings, address: str, path: str) -> str:  # noqa: ANN001
+    def carrying(mails: list[EmailMessage]) -> list[EmailMessage]:
+        return [m for m in mails if path in m.get_body().get_content()]
+
+    mails = carrying(await mails_to(db, settings, address, until=carrying))
+    assert mails, f"no llegó ningún correo con {path} a {address}"
+    return link_in(mails[-1], path)
+
+
+async def request_by_ruc(db, ruc: str) -> RegistrationRequest:  # noqa: ANN001
+    async with db.transaction(TenantContext.system()) as s:
+        return (await s.scalars(select(RegistrationRequest).where(RegistrationRequest.ruc == ruc)
+                                .order_by(RegistrationRequest.created_at.desc()))).first()
