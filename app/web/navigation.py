@@ -19,6 +19,7 @@ ALL_PEOPLE = (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP,
 NAV_ITEMS: list[NavItem] = [
     NavItem("/", "Inicio", ALL_PEOPLE),
     NavItem("/centros", "Centros MAC", ALL_PEOPLE),
+    NavItem("/adhesiones", "Adhesiones", ALL_PEOPLE),
     NavItem("/admin/entidades", "Entidades", (ROLE_ADMIN,)),
     NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
