@@ -380,7 +380,7 @@ class EntityPeopleController(Controller):
         except DomainError as exc:
             flash(request, exc.message, "error")
             return Redirect("/entidad/traspaso")
-        request.clear_session()
+        request.session.clear()  # the manager role ended: sign in again (a new session id) for other roles
         flash(request, "Gestión traspasada. " + ("El cambio de representante fue enviado a la SGP. " if change_id else "")
               + "Su rol de gestor(a) terminó: vuelva a ingresar para continuar con sus otros roles.", "exito")
         return Redirect("/ingresar")
