@@ -23,6 +23,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("/admin/entidades", "Entidades", (ROLE_ADMIN,)),
     NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
+    NavItem("/costos", "Costos compartidos", ALL_PEOPLE),
     NavItem("/auditoria", "Auditoría", ALL_PEOPLE),
     NavItem("/sgp/registros", "Solicitudes de registro", (ROLE_SUPERVISOR_SGP,)),
     NavItem("/sgp/cambios-entidad", "Cambios de datos de entidades", (ROLE_SUPERVISOR_SGP,)),
