@@ -77,6 +77,9 @@ class Job:
     fn: Callable[..., Any]
     queue_name: str = DEFAULT_QUEUE
     options: dict[str, Any] = field(default_factory=dict)
+    # Periodic jobs: the worker sends them, without arguments, at most once per this many seconds across all
+    # worker processes (see app.worker.schedule).
+    every_seconds: float | None = None
 
     def __call__(self, runtime: WorkerRuntime, *args: Any, **kwargs: Any) -> Any:
         """Run the job inline (tests, CLI), exactly as an actor would."""
@@ -86,15 +89,17 @@ class Job:
 _JOBS: dict[str, Job] = {}
 
 
-def job(name: str, *, queue_name: str = DEFAULT_QUEUE, **options: Any) -> Callable[[Callable[..., Any]], Job]:
+def job(name: str, *, queue_name: str = DEFAULT_QUEUE, every_seconds: float | None = None,
+        **options: Any) -> Callable[[Callable[..., Any]], Job]:
     """Record ``fn(runtime, *args, **kwargs)`` as the job ``name``; ``options`` are dramatiq actor options
-    (``max_retries``, ``time_limit``, ...). Importing the module has no other effect."""
+    (``max_retries``, ``time_limit``, ...). ``every_seconds`` makes it periodic. Importing the module has no
+    other effect."""
 
     def record(fn: Callable[..., Any]) -> Job:
         existing = _JOBS.get(name)
         if existing is not None and _qualified(existing.fn) != _qualified(fn):
             raise ValueError(f"El trabajo {name!r} ya está registrado por {_qualified(existing.fn)}")
-        recorded = Job(name=name, fn=fn, queue_name=queue_name, options=dict(options))
+        recorded = Job(name=name, fn=fn, queue_name=queue_name, options=dict(options), every_seconds=every_seconds)
         _JOBS[name] = recorded
         return recorded
 

@@ -41,3 +41,12 @@ class OutgoingEmail(TimestampMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduledRun(Base):
+    """When a periodic job was last sent: the claim that keeps several workers from sending it twice."""
+
+    __tablename__ = "worker_schedule"
+
+    job_name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

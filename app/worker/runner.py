@@ -23,12 +23,14 @@ import dramatiq
 
 from app.config import Settings
 from app.db import Database
-from app.worker.broker import WorkerRuntime, configure_broker, job, shutdown_broker
+from app.worker.broker import WorkerRuntime, configure_broker, configured_runtime, job, shutdown_broker
 from app.worker.outbox import run_relay
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_SECONDS = 30.0
+# How often the worker looks for periodic jobs that are due (app.worker.schedule).
+SCHEDULE_TICK_SECONDS = 15.0
 SHUTDOWN_TIMEOUT_MS = 60_000  # work in progress gets this long to finish
 WORKER_POLL_MS = 250  # how often idle worker threads look for the stop signal
 
@@ -95,9 +97,15 @@ def run_worker(
         relay.start()
         log.info("Worker iniciado: broker %s, %d hilos, colas %s", type(broker).__name__, threads,
                  sorted(broker.get_declared_queues()))
-        send_heartbeat(broker)
-        while not stop.wait(heartbeat_every):
-            send_heartbeat(broker)
+        tick = min(heartbeat_every, SCHEDULE_TICK_SECONDS)
+        last_heartbeat = float("-inf")
+        while True:
+            if time.monotonic() - last_heartbeat >= heartbeat_every:
+                send_heartbeat(broker)
+                last_heartbeat = time.monotonic()
+            _send_periodic(broker)
+            if stop.wait(tick):
+                break
     finally:
         stop.set()  # the relay stops within a tenth of a second, while the worker drains
         log.info("Deteniendo el worker...")
@@ -108,6 +116,18 @@ def run_worker(
         shutdown_broker()
         restore_signals()
         log.info("Worker detenido")
+
+
+def _send_periodic(broker: dramatiq.Broker) -> None:
+    from app.worker.schedule import send_due
+
+    try:
+        sent = send_due(broker, configured_runtime())
+    except Exception:  # noqa: BLE001 — a database hiccup must not stop the worker
+        log.warning("No se pudieron revisar los trabajos periódicos", exc_info=True)
+        return
+    if sent:
+        log.info("Trabajos periódicos enviados: %s", ", ".join(sent))
 
 
 def _relay_thread(settings: Settings, broker: dramatiq.Broker, stop: threading.Event) -> None:
