@@ -175,8 +175,8 @@ async def list_entities(ctx: TenantContext, *, q: str | None = None, kind: str |
     if q and q.strip():
         term = q.strip()
         conditions = [Entity.name.ilike(_like(term), escape="\\"), Entity.short_name.ilike(_like(term), escape="\\")]
-        digits = re.sub(r"\D", "", term)
-        if digits:
+        digits = re.sub(r"[\s.-]", "", term)
+        if digits.isdigit():  # a RUC, or part of one; letters mean a name, not a RUC
             conditions.append(Entity.ruc.contains(digits, autoescape=True))
         stmt = stmt.where(or_(*conditions))
     if kind:

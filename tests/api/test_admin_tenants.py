@@ -209,6 +209,9 @@ async def test_the_entity_list_searches_by_ruc_or_name_and_answers_htmx_with_the
     assert {e["id"] for e in by_name["items"]} == {one["id"], two["id"]} and by_name["total"] == 2
     by_ruc = (await as_admin.get("/api/v1/admin/entidades", params={"q": one["ruc"]})).json()
     assert [e["id"] for e in by_ruc["items"]] == [one["id"]]
+    # Words make it a name search: the digits in "Registro 12345" are not looked for in RUCs.
+    mixed = (await as_admin.get("/api/v1/admin/entidades", params={"q": f"Registro {one['ruc'][2:7]}"})).json()
+    assert mixed["total"] == 0
 
     fragment = await as_admin.get("/admin/entidades", params={"q": f"{tag} dos"}, headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text

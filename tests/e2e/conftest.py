@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from app.auth.passwords import hash_password
 from app.db import TenantContext
@@ -95,6 +96,7 @@ async def browser_page(browser, live_server) -> AsyncIterator:
     context = await browser.new_context(base_url=live_server, locale="es-PE", timezone_id="America/Lima")
     page = await context.new_page()
     page.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)  # a loaded CI machine is slower than the default 5 s
     yield page
     await context.close()
 
