@@ -7,6 +7,7 @@ throttled by the app's rate limit (POST) and carry no session requirement; every
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,6 +121,37 @@ def _roles(data: dict[str, Any]) -> set[str]:
 REGISTRATION_FIELDS = ("ruc", "entity_name", "short_name", "kind", "level", "address", "ubigeo", "applicant_dni",
                        "applicant_name", "applicant_position", "applicant_email")
 
+# Registration through ID GOB.PE: the attempt (state, nonce, PKCE) and then the verified identity live in the
+# browser's server-side session; the identity pre-fills the form (DNI, name, e-mail, RUC when asserted).
+SESSION_OIDC_ATTEMPT = "registro_oidc"
+SESSION_OIDC_IDENTITY = "registro_identidad"
+OIDC_CALLBACK_PATH = "/registro/oidc/retorno"
+OIDC_IDENTITY_TTL_SECONDS = 1800
+
+
+def _oidc_identity(request: Request) -> dict[str, Any] | None:
+    identity = request.session.get(SESSION_OIDC_IDENTITY) if request.scope.get("session") else None
+    if not isinstance(identity, dict) or time.time() - float(identity.get("t", 0)) > OIDC_IDENTITY_TTL_SECONDS:
+        return None
+    return identity
+
+
+def _prefill(identity: dict[str, Any] | None) -> dict[str, str]:
+    if not identity:
+        return {}
+    values = {"applicant_dni": identity.get("dni") or "", "applicant_name": identity.get("name") or "",
+              "applicant_email": identity.get("email") or "", "ruc": identity.get("ruc") or ""}
+    return {k: v for k, v in values.items() if v}
+
+
+def _registration_page(request: Request, values: dict[str, str], errors: dict[str, str],
+                       status_code: int = 200) -> Page:
+    from app.auth import oidc
+
+    identity = _oidc_identity(request)
+    return _page("registro_form.html", status_code=status_code, values={**_prefill(identity), **values},
+                 errors=errors, identity=identity, oidc_enabled=oidc.is_configured())
+
 
 # -------------------------------------------------------------------------------------------- public ---
 
@@ -129,23 +161,78 @@ class RegistrationController(Controller):
     include_in_schema = False
 
     @get("/", name="registration_form")
-    async def form(self) -> Page:
-        return _page("registro_form.html", values={}, errors={})
+    async def form(self, request: Request) -> Page:
+        return _registration_page(request, {}, {})
 
     @post("/")
     async def submit(self, request: Request, data: Multipart) -> Page:
         from app.auth.passwords import check_new_password
 
+        identity = _oidc_identity(request)
+        raw = dict(data)
+        if identity and identity.get("dni"):
+            raw["applicant_dni"] = identity["dni"]  # proven by ID GOB.PE: not editable
         password, confirmation = str(data.get("contrasena") or ""), str(data.get("confirmacion") or "")
-        parsed, document, errors = await _parse_with_document(
-            RegistrationCreate, data, REGISTRATION_FIELDS, required=True,
-            extra=lambda: check_new_password(password, confirmation))
+
+        def password_rules() -> None:
+            if identity is None or password:  # with ID GOB.PE a password is optional
+                check_new_password(password, confirmation)
+
+        parsed, document, errors = await _parse_with_document(RegistrationCreate, raw, REGISTRATION_FIELDS,
+                                                              required=True, extra=password_rules)
         if errors:
-            return _page("registro_form.html", status_code=422, values=_text(data, *REGISTRATION_FIELDS),
-                         errors=errors)
-        receipt = await services.submit_registration(parsed, document, password=password, confirmation=confirmation,
+            return _registration_page(request, _text(raw, *REGISTRATION_FIELDS), errors, status_code=422)
+        receipt = await services.submit_registration(parsed, document, password=password or None,
+                                                     confirmation=confirmation,
+                                                     oidc_subject=identity.get("sub") if identity else None,
                                                      ip=client_ip(request))
+        if identity:
+            request.session.pop(SESSION_OIDC_IDENTITY, None)
         return _page("registro_enviado.html", receipt=receipt)
+
+    @get("/oidc")
+    async def oidc_start(self, request: Request) -> Page | Redirect:
+        """Verify the person with ID GOB.PE to pre-fill the form (DNI, name, e-mail and the RUC if asserted)."""
+        from app.auth import oidc
+
+        if not oidc.is_configured():
+            return _page("enlace_invalido.html", status_code=404,
+                         message=f"El registro con {oidc.PROVIDER_LABEL} no está habilitado en esta instalación.")
+        settings = get_settings()
+        try:
+            attempt = await oidc.build_authorization_request(settings.base_url.rstrip("/") + OIDC_CALLBACK_PATH)
+        except oidc.OidcError as exc:
+            return _page("enlace_invalido.html", status_code=exc.status_code, message=exc.message)
+        request.session[SESSION_OIDC_ATTEMPT] = {"state": attempt.state, "nonce": attempt.nonce,
+                                                 "verificador": attempt.code_verifier, "t": time.time()}
+        return Redirect(attempt.url)
+
+    @get("/oidc/retorno")
+    async def oidc_callback(self, request: Request) -> Page | Redirect:
+        from app.auth import oidc
+
+        attempt = request.session.pop(SESSION_OIDC_ATTEMPT, None) if request.scope.get("session") else None
+        query = request.query_params
+        if (not isinstance(attempt, dict) or attempt.get("state") != query.get("state")
+                or time.time() - float(attempt.get("t", 0)) > 600):
+            return _page("enlace_invalido.html", status_code=400,
+                         message="La verificación con ID GOB.PE no es válida o venció. Vuelva a intentarlo desde el "
+                                 "formulario de registro.")
+        if query.get("error") or not query.get("code"):
+            flash(request, f"No se completó la verificación con {oidc.PROVIDER_LABEL}. Puede llenar el formulario "
+                           "sin ella.", "error")
+            return Redirect("/registro")
+        try:
+            identity = await oidc.complete_login(code=query["code"], code_verifier=attempt["verificador"],
+                                                 nonce=attempt["nonce"],
+                                                 redirect_uri=get_settings().base_url.rstrip("/") + OIDC_CALLBACK_PATH)
+        except oidc.OidcError as exc:
+            await oidc.record_failure(exc.code, ip=client_ip(request))
+            return _page("enlace_invalido.html", status_code=exc.status_code, message=exc.message)
+        request.session[SESSION_OIDC_IDENTITY] = {"sub": identity.subject, "dni": identity.dni, "ruc": identity.ruc,
+                                                  "name": identity.name, "email": identity.email, "t": time.time()}
+        flash(request, f"Identidad verificada con {oidc.PROVIDER_LABEL}: completamos sus datos.", "exito")
+        return Redirect("/registro")
 
     @get("/solicitud/{token:str}")
     async def follow(self, request: Request, token: str) -> Page:
