@@ -213,30 +213,34 @@ ACCEPT_REFUSALS = {
     "cuenta_inactiva": "La cuenta de este correo está desactivada. Consulte con la mesa de ayuda de la SGP.",
     "datos_incompletos": "Complete su nombre y una contraseña.",
     "dni_en_uso": "El DNI ingresado ya pertenece a otra cuenta. Consulte con la mesa de ayuda de la SGP.",
+    "identidad_en_uso": "Su identidad de ID GOB.PE ya está vinculada a otra cuenta de la plataforma. Acepte la "
+                        "invitación con una contraseña, o pida que la invitación se envíe al correo de esa cuenta.",
 }
 
 
 async def accept_invitation(token: str, data: InvitationAccept | None, password: str | None,
-                            confirmation: str | None, *, ip: str | None = None) -> tuple[uuid.UUID, str]:
-    """Accept once: a new account with the chosen password, or the new role on the existing account of that
-    e-mail. Returns (user id, status)."""
+                            confirmation: str | None, *, oidc_subject: str | None = None,
+                            ip: str | None = None) -> tuple[uuid.UUID, str]:
+    """Accept once: a new account with the chosen password (or linked to the person's ID GOB.PE identity,
+    ``oidc_subject``), or the new role on the existing account of that e-mail. Returns (user id, status)."""
     lookup = await lookup_invitation(token, ip=ip)
     password_hash = None
-    if lookup.status == "vigente" and not lookup.has_account:
+    if lookup.status == "vigente" and not lookup.has_account and oidc_subject is None:
         if data is None:
             raise ValidationFailed(ACCEPT_REFUSALS["datos_incompletos"])
         check_new_password(password or "", confirmation or "")
         password_hash = hash_password(password or "")
     ctx = TenantContext.anonymous(ip)
     async with get_database().transaction(ctx) as s:
-        row = (await s.execute(text("SELECT * FROM onboarding_accept_invitation(:h, :n, :d, :p)"), {
+        row = (await s.execute(text("SELECT * FROM onboarding_accept_invitation(:h, :n, :d, :p, :o)"), {
             "h": token_hash(token), "n": data.full_name if data else None, "d": data.dni if data else None,
-            "p": password_hash})).one()
+            "p": password_hash, "o": oidc_subject})).one()
         if row.status == "aceptada":
             await audit.record(s, TenantContext(role="usuario", user_id=row.accepted_user_id, ip=ip),
                                action="invitacion_aceptada", record_type="invitacion",
-                               entity_id=None, actor_label=lookup.email, after={"entidad": str(row.accepted_entity_id),
-                                                                                "rol": lookup.role})
+                               entity_id=None, actor_label=lookup.email,
+                               after={"entidad": str(row.accepted_entity_id), "rol": lookup.role,
+                                      "metodo": "oidc" if oidc_subject else "contrasena"})
     if row.status != "aceptada":
         raise Conflict(ACCEPT_REFUSALS.get(row.status, ACCEPT_REFUSALS["invalida"]), code=f"invitacion_{row.status}")
     return row.accepted_user_id, row.status

@@ -193,19 +193,7 @@ class RegistrationController(Controller):
     @get("/oidc")
     async def oidc_start(self, request: Request) -> Page | Redirect:
         """Verify the person with ID GOB.PE to pre-fill the form (DNI, name, e-mail and the RUC if asserted)."""
-        from app.auth import oidc
-
-        if not oidc.is_configured():
-            return _page("enlace_invalido.html", status_code=404,
-                         message=f"El registro con {oidc.PROVIDER_LABEL} no está habilitado en esta instalación.")
-        settings = get_settings()
-        try:
-            attempt = await oidc.build_authorization_request(settings.base_url.rstrip("/") + OIDC_CALLBACK_PATH)
-        except oidc.OidcError as exc:
-            return _page("enlace_invalido.html", status_code=exc.status_code, message=exc.message)
-        request.session[SESSION_OIDC_ATTEMPT] = {"state": attempt.state, "nonce": attempt.nonce,
-                                                 "verificador": attempt.code_verifier, "t": time.time()}
-        return Redirect(attempt.url)
+        return await _start_oidc(request)
 
     @get("/oidc/retorno")
     async def oidc_callback(self, request: Request) -> Page | Redirect:
@@ -229,10 +217,26 @@ class RegistrationController(Controller):
         except oidc.OidcError as exc:
             await oidc.record_failure(exc.code, ip=client_ip(request))
             return _page("enlace_invalido.html", status_code=exc.status_code, message=exc.message)
+        if attempt.get("invitacion"):
+            return await self._accept_invitation(request, attempt["invitacion"], identity)
         request.session[SESSION_OIDC_IDENTITY] = {"sub": identity.subject, "dni": identity.dni, "ruc": identity.ruc,
                                                   "name": identity.name, "email": identity.email, "t": time.time()}
         flash(request, f"Identidad verificada con {oidc.PROVIDER_LABEL}: completamos sus datos.", "exito")
         return Redirect("/registro")
+
+    @staticmethod
+    async def _accept_invitation(request: Request, token: str, identity) -> Page | Redirect:  # noqa: ANN001
+        lookup = await people.lookup_invitation(token, ip=client_ip(request))
+        data = InvitationAccept(full_name=identity.name or (lookup.email or "").split("@")[0], dni=identity.dni)
+        try:
+            await people.accept_invitation(token, data, None, None, oidc_subject=identity.subject,
+                                           ip=client_ip(request))
+        except DomainError as exc:
+            lookup = await people.lookup_invitation(token, ip=client_ip(request))
+            return _page("invitacion.html", status_code=409, lookup=lookup, token=token, values={},
+                         errors={"general": exc.message}, refusal=exc.message)
+        flash(request, f"Invitación aceptada: ingrese con ID GOB.PE ({lookup.email}).", "exito")
+        return Redirect("/ingresar")
 
     @get("/solicitud/{token:str}")
     async def follow(self, request: Request, token: str) -> Page:
@@ -267,16 +271,45 @@ class RegistrationController(Controller):
         return _download(await services.applicant_document(token, document_id, ip=client_ip(request)))
 
 
+async def _start_oidc(request: Request, **purpose: str) -> Page | Redirect:
+    """Send the browser to ID GOB.PE; the callback (``OIDC_CALLBACK_PATH``) knows what it was for."""
+    from app.auth import oidc
+
+    if not oidc.is_configured():
+        return _page("enlace_invalido.html", status_code=404,
+                     message=f"{oidc.PROVIDER_LABEL} no está habilitado en esta instalación.")
+    try:
+        attempt = await oidc.build_authorization_request(get_settings().base_url.rstrip("/") + OIDC_CALLBACK_PATH)
+    except oidc.OidcError as exc:
+        return _page("enlace_invalido.html", status_code=exc.status_code, message=exc.message)
+    request.session[SESSION_OIDC_ATTEMPT] = {"state": attempt.state, "nonce": attempt.nonce,
+                                             "verificador": attempt.code_verifier, "t": time.time(), **purpose}
+    return Redirect(attempt.url)
+
+
 class InvitationController(Controller):
     path = "/invitacion"
     include_in_schema = False
 
     @get("/{token:str}")
     async def show(self, request: Request, token: str) -> Page:
+        from app.auth import oidc
+
         lookup = await people.lookup_invitation(token, ip=client_ip(request))
         status = 404 if lookup.status == "invalida" else 200
         return _page("invitacion.html", status_code=status, lookup=lookup, token=token, values={}, errors={},
-                     refusal=None if lookup.status == "vigente" else people.ACCEPT_REFUSALS[lookup.status])
+                     refusal=None if lookup.status == "vigente" else people.ACCEPT_REFUSALS[lookup.status],
+                     oidc_enabled=oidc.is_configured())
+
+    @get("/{token:str}/oidc")
+    async def accept_with_oidc(self, request: Request, token: str) -> Page | Redirect:
+        """Accept by proving one's identity with ID GOB.PE instead of choosing a password (the identity is then
+        linked to the account, so the person signs in with ID GOB.PE)."""
+        lookup = await people.lookup_invitation(token, ip=client_ip(request))
+        if lookup.status != "vigente":
+            return _page("invitacion.html", status_code=404 if lookup.status == "invalida" else 200, lookup=lookup,
+                         token=token, values={}, errors={}, refusal=people.ACCEPT_REFUSALS[lookup.status])
+        return await _start_oidc(request, invitacion=token)
 
     @post("/{token:str}")
     async def accept(self, request: Request, token: str, data: Form) -> Page | Redirect:

@@ -41,7 +41,7 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("registration_requests", "registration_events", "onboarding_documents", "invitations",
           "entity_profile_versions", "entity_profile_changes")
 FUNCTIONS = ("onboarding_confirm_email(text, integer)", "onboarding_approve_registration(uuid, text, text)",
-             "onboarding_invitation_lookup(text)", "onboarding_accept_invitation(text, text, text, text)",
+             "onboarding_invitation_lookup(text)", "onboarding_accept_invitation(text, text, text, text, text)",
              "onboarding_apply_profile_change(uuid, text)")
 
 
@@ -419,8 +419,9 @@ def _definer_functions() -> None:
 
     -- Accepting: once, before it expires, for the e-mail it was sent to. A person without an account gets one
     -- (with the password they chose); an existing account of that e-mail gets the new role.
+    -- With ID GOB.PE (p_oidc_subject) no password is needed: the identity is linked to the account instead.
     CREATE FUNCTION onboarding_accept_invitation(p_token_hash text, p_full_name text, p_dni text,
-                                                 p_password_hash text)
+                                                 p_password_hash text, p_oidc_subject text)
       RETURNS TABLE (status text, accepted_user_id uuid, accepted_entity_id uuid)
       LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       DECLARE i invitations; v_user users; v_user_id uuid; v_entity_active boolean;
@@ -434,20 +435,29 @@ def _definer_functions() -> None:
         END IF;
         IF i.expires_at <= now() THEN RETURN QUERY SELECT 'vencida'::text, NULL::uuid, NULL::uuid; RETURN; END IF;
         SELECT * INTO v_user FROM users u WHERE lower(u.email) = lower(i.email);
-        IF FOUND THEN
+        IF p_oidc_subject IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.oidc_subject = p_oidc_subject
+                                                   AND u.id IS DISTINCT FROM v_user.id) THEN
+          RETURN QUERY SELECT 'identidad_en_uso'::text, NULL::uuid, NULL::uuid; RETURN;
+        END IF;
+        IF v_user.id IS NOT NULL THEN
           IF NOT v_user.is_active THEN
             RETURN QUERY SELECT 'cuenta_inactiva'::text, NULL::uuid, NULL::uuid; RETURN;
           END IF;
+          IF p_oidc_subject IS NOT NULL AND v_user.oidc_subject IS NULL THEN
+            UPDATE users SET oidc_subject = p_oidc_subject WHERE id = v_user.id;
+          END IF;
           v_user_id := v_user.id;
         ELSE
-          IF p_password_hash IS NULL OR coalesce(p_full_name, '') = '' THEN
+          IF (p_password_hash IS NULL AND p_oidc_subject IS NULL) OR coalesce(p_full_name, '') = '' THEN
             RETURN QUERY SELECT 'datos_incompletos'::text, NULL::uuid, NULL::uuid; RETURN;
           END IF;
           IF p_dni IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.dni = p_dni) THEN
             RETURN QUERY SELECT 'dni_en_uso'::text, NULL::uuid, NULL::uuid; RETURN;
           END IF;
-          INSERT INTO users (id, email, full_name, dni, password_hash, is_active, failed_logins, is_demo, created_at)
-            VALUES (gen_random_uuid(), lower(i.email), p_full_name, p_dni, p_password_hash, true, 0, false, now())
+          INSERT INTO users (id, email, full_name, dni, password_hash, oidc_subject, is_active, failed_logins,
+                             is_demo, created_at)
+            VALUES (gen_random_uuid(), lower(i.email), p_full_name, p_dni, p_password_hash, p_oidc_subject, true, 0,
+                    false, now())
             RETURNING id INTO v_user_id;
         END IF;
         INSERT INTO memberships (id, user_id, entity_id, role, is_active, created_at)

@@ -108,3 +108,29 @@ async def test_the_verified_identity_prefills_the_form_and_the_manager_signs_in_
 async def test_a_callback_without_this_browsers_attempt_is_refused(client, registration_provider):
     page = await client.get(f"{OIDC_CALLBACK_PATH}?code=abc&state=otro")
     assert page.status_code == 400 and "no es válida o venció" in page.text
+
+
+async def test_an_invitation_is_accepted_with_id_gob_pe_and_the_person_signs_in_with_it(
+        client, db, settings, tenants, registration_provider):
+    manager = await tenants.create(password_hash=hash_password(SGP_PASSWORD))
+    email, dni = f"invitada.oidc.{uuid.uuid4().hex[:8]}@entidad.gob.pe", valid_dni()
+    await client.login(manager.users["gestor_entidad"].email, SGP_PASSWORD)
+    await client.submit("/entidad/invitaciones", {"email": email, "role": "finanzas"})
+    link = await last_link(db, settings, email, "/invitacion/")
+    await client.post("/salir", headers={"x-csrftoken": await client.csrf()})
+
+    account = await registration_provider["registro"].add_account(doc=f"DNI:{dni}", name="Elena Vargas")
+    page = await client.get(link)
+    assert f'href="{link}/oidc"' in page.text
+    start = await client.get(f"{link}/oidc")
+    callback = await registration_provider["registro"].authorize(start.headers["location"], account)
+    accepted = await client.get(callback.split("127.0.0.1:8000", 1)[1])
+    assert accepted.status_code in (302, 303) and accepted.headers["location"] == "/ingresar", accepted.text
+    async with db.transaction(TenantContext.system()) as s:
+        user = (await s.scalars(select(User).where(User.email == email))).one()
+    assert (user.full_name, user.dni, user.oidc_subject, user.password_hash) == ("Elena Vargas", dni, account, None)
+    assert "ya fue usada" in (await client.get(link)).text
+
+    response = await registration_provider["ingreso"].sign_in(client, account)
+    assert response.status_code in (302, 303) and response.headers["location"] == "/"
+    assert "Finanzas" in (await client.get("/")).text
