@@ -119,3 +119,27 @@ async def test_the_import_page_reports_each_row(client, web_scene):
                           files={"archivo": ("costos.csv", content, "text/csv")})
     assert r.status_code == 200
     assert "1</strong> fila(s) importada(s)" in r.text and "«magia» no es una categoría" in r.text
+
+
+async def test_the_api_gives_the_allocation_with_derivation_and_problem_json_for_others(client, web_scene):
+    s = web_scene
+    c = s.coordinator
+    period = await svc.open_period(c, s.admin.centre.id, s.year, 11)
+    await svc.add_item(c, period.id, svc.ItemInput("otros", "Señalética", "0.01"))
+    for t in (s.a, s.b):
+        await svc.record_participant(c, period.id, svc.ParticipantInput(t.entity.ruc, date(s.year, 11, 1)))
+    await svc.compute_period(c, period.id)
+    await svc.publish_period(c, period.id)
+    await login(client, s.a, "finanzas")
+    r = await client.get(f"/api/v1/costos/periodos/{period.id}/reparto")
+    assert r.status_code == 200
+    body = r.json()
+    assert {ln["ruc"] for ln in body["lineas"]} == {s.a.entity.ruc}
+    assert body["periodo"]["total_costos"] == "0.01"
+    lower = min(s.a.entity.ruc, s.b.entity.ruc)
+    assert body["total_lineas"] == ("0.01" if lower == s.a.entity.ruc else "0.00")  # the céntimo goes to the lower RUC
+    await client.submit("/salir")
+    await login(client, s.outsider, "finanzas")
+    r = await client.get(f"/api/v1/costos/periodos/{period.id}/reparto")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "El periodo no existe o no tiene acceso a él."
