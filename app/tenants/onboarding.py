@@ -496,7 +496,19 @@ async def approve_profile_change(ctx: TenantContext, change_id: uuid.UUID, reaso
         change = await s.get(ProfileChangeRequest, change_id)
         await audit.record(s, ctx, action="cambio_perfil_aprobado", record_type="cambio_perfil", record_id=change_id,
                            entity_id=change.entity_id, after={"version": str(row.new_version_id), "motivo": reason})
+        await _tell_requester(s, change, "aprobó", reason)
     return row.new_version_id
+
+
+async def _tell_requester(s: AsyncSession, change: ProfileChangeRequest, verb: str, reason: str | None) -> None:
+    """The manager who asked hears the SGP's decision (the SGP reads every user: policy users_sgp)."""
+    requester = await s.get(User, change.requested_by) if change.requested_by else None
+    if requester is None:
+        return
+    await _mail(s, to=requester.email, subject=f"La SGP {verb} el cambio de datos de {change.short_name}",
+                body=(f"Estimado(a) {requester.full_name}:\n\nLa Secretaría de Gestión Pública {verb} el pedido de "
+                      f"cambio de datos de «{change.name}».\n" + (f"\nMotivo: {reason}\n" if reason else "")
+                      + f"\nVea los datos de su entidad en {get_settings().base_url}/entidad/perfil\n" + _signature()))
 
 
 async def reject_profile_change(ctx: TenantContext, change_id: uuid.UUID, reason: str | None) -> None:
@@ -514,3 +526,4 @@ async def reject_profile_change(ctx: TenantContext, change_id: uuid.UUID, reason
             state="rechazada", decided_by=ctx.user_id, decided_at=datetime.now().astimezone(), decision_reason=reason))
         await audit.record(s, ctx, action="cambio_perfil_rechazado", record_type="cambio_perfil", record_id=change_id,
                            entity_id=change.entity_id, after={"motivo": reason})
+        await _tell_requester(s, change, "rechazó", reason)

@@ -91,7 +91,10 @@ def _text(max_length: int) -> Any:
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)]
 
 
-OptionalText200 = Annotated[str | None, BeforeValidator(_blank_to_none), StringConstraints(max_length=200)]
+def _optional_text(max_length: int) -> Any:
+    """Blank means nothing; otherwise at most ``max_length`` characters."""
+    return Annotated[Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length)] | None,
+                     BeforeValidator(_blank_to_none)]
 
 
 class _Form(BaseModel):
@@ -134,17 +137,16 @@ class InvitationAccept(_Form):
 class ProfileChangeCreate(_Form):
     name: _text(200)
     short_name: _text(60)
-    address: Annotated[str | None, BeforeValidator(_blank_to_none), StringConstraints(max_length=250)] = None
+    address: _optional_text(250) = None
     ubigeo: Annotated[Ubigeo | None, BeforeValidator(_blank_to_none)] = None
-    representative_name: OptionalText200 = None
+    representative_name: _optional_text(200) = None
     representative_dni: Annotated[Dni | None, BeforeValidator(_blank_to_none)] = None
-    representative_position: Annotated[str | None, BeforeValidator(_blank_to_none),
-                                       StringConstraints(max_length=120)] = None
+    representative_position: _optional_text(120) = None
     justification: _text(2000)
 
 
 class Decision(_Form):
-    reason: Annotated[str | None, BeforeValidator(_blank_to_none), StringConstraints(max_length=4000)] = None
+    reason: _optional_text(4000) = None
 
 
 # ----------------------------------------------------------------------------- the state machine ---

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from app.auth.passwords import hash_password
 from app.db import TenantContext
-from app.tenants.models import Membership, User
+from app.tenants.models import Entity, Membership, User
 from app.tenants.onboarding_models import Invitation, ProfileChangeRequest
-from tests.onboarding_support import designation_pdf, last_link
+from tests.onboarding_support import designation_pdf, last_link, mails_to
 
 MANAGER_PASSWORD = "Gestor-Entidad-2026"
 NEW_PASSWORD = "Finanzas-Nueva-2026"
@@ -218,7 +218,7 @@ async def test_the_manager_hands_over_with_a_designation_document(client, db, te
     assert (await client.get("/entidad/usuarios")).status_code in (302, 303, 401)
 
 
-async def test_profile_changes_are_approved_by_the_sgp_and_versioned(client, db, tenants):
+async def test_profile_changes_are_approved_by_the_sgp_and_versioned(client, db, settings, tenants):
     from app.tenants.onboarding import profile_at
     from app.tenants.onboarding_models import EntityProfileVersion
 
@@ -259,3 +259,31 @@ async def test_profile_changes_are_approved_by_the_sgp_and_versioned(client, db,
     assert now.representative_name == "Luis Soto" and now.ubigeo == "150102"
     assert decided.state == "aprobada" and decided.version_id == now.id
     assert re.search("Aprobada", (await client.get("/sgp/cambios-entidad")).text)
+    manager_email = tenant.users["gestor_entidad"].email
+    mails = await mails_to(db, settings, manager_email, until=lambda ms: any("aprobó" in str(m["Subject"]) for m in ms))
+    assert any("La SGP aprobó el cambio de datos" in str(m["Subject"]) for m in mails)
+
+
+async def test_a_profile_change_is_rejected_only_with_a_reason_and_changes_nothing(client, db, tenants):
+    tenant = await _manager(client, tenants)
+    await client.http.post("/entidad/perfil/cambios", data={
+        "_csrf_token": await client.csrf(), "name": "Otra Razón Social", "short_name": "ORS",
+        "justification": "Prueba de rechazo."})
+    async with db.transaction(TenantContext.system()) as s:
+        change = (await s.scalars(select(ProfileChangeRequest)
+                                  .where(ProfileChangeRequest.entity_id == tenant.entity.id))).one()
+    again = await client.http.post("/entidad/perfil/cambios", data={
+        "_csrf_token": await client.csrf(), "name": "Tercera", "short_name": "T", "justification": "Otra."})
+    assert again.status_code == 422 and "pendiente" in again.text
+    await _logout(client)
+    sgp = await tenants.create(roles=("supervisor_sgp",), password_hash=hash_password(MANAGER_PASSWORD))
+    await client.login(sgp.users["supervisor_sgp"].email, MANAGER_PASSWORD)
+    await client.submit(f"/sgp/cambios-entidad/{change.id}/rechazar", {"motivo": ""})
+    async with db.transaction(TenantContext.system()) as s:
+        assert (await s.get(ProfileChangeRequest, change.id)).state == "pendiente"
+    await client.submit(f"/sgp/cambios-entidad/{change.id}/rechazar", {"motivo": "Sin partida registral."})
+    async with db.transaction(TenantContext.system()) as s:
+        decided = await s.get(ProfileChangeRequest, change.id)
+        entity = await s.get(Entity, tenant.entity.id)
+    assert (decided.state, decided.decision_reason) == ("rechazada", "Sin partida registral.")
+    assert entity.name == tenant.entity.name
