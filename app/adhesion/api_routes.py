@@ -81,6 +81,20 @@ class AdhesionApi(Controller):
                                   checklist=data.lista_verificacion)
         return to_read(await services.get_adhesion(caller, adhesion_id))
 
+    @post("/{adhesion_id:uuid}/transiciones/con-adjunto", guards=[requires_role(*ACTORS)], status_code=200,
+          summary="Dar un paso con un documento adjunto (observaciones, opinión en PDF): multipart con "
+                  "accion, motivo, lista_verificacion y adjunto")
+    async def take_transition_with_attachment(
+            self, request: Request, adhesion_id: uuid.UUID,
+            data: Annotated[dict, Body(media_type=RequestEncodingType.MULTI_PART)]) -> AdhesionRead:
+        from app.adhesion.routes import read_upload, values
+
+        caller = caller_of(request)
+        await services.transition(caller, adhesion_id, str(data.get("accion", "")), reason=str(data.get("motivo") or ""),
+                                  checklist=values(data, "lista_verificacion"),
+                                  attachment=await read_upload(data.get("adjunto")))
+        return to_read(await services.get_adhesion(caller, adhesion_id))
+
     @post("/{adhesion_id:uuid}/firma", guards=[requires_role(*SIGNERS)], status_code=200,
           summary="Firma electrónica en la plataforma (exige la contraseña de nuevo)")
     async def sign(self, request: Request, adhesion_id: uuid.UUID, data: PlatformSignatureRequest) -> AdhesionRead:

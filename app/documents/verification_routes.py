@@ -43,7 +43,7 @@ def code_in_pdf(content: bytes) -> str | None:
         from pyhanko.pdf_utils.reader import PdfFileReader
 
         info = PdfFileReader(io.BytesIO(content), strict=False).trailer_view.get("/Info")
-        keywords = str(info.get("/Keywords", "")) if info is not None else ""
+        keywords = str(info.get_object().get("/Keywords", "")) if info is not None else ""
     except Exception:  # noqa: BLE001 - an unreadable file simply has no code
         return None
     match = CODE_IN_KEYWORDS.search(keywords)

@@ -125,3 +125,24 @@ async def test_the_pages_show_each_party_what_it_may_do(client, world):
     page = (await client.get(f"/adhesiones/{adhesion_id}")).text
     assert "Escriba el motivo" in page  # refused with a flash message, state unchanged
     assert "En evaluación" in page
+
+
+async def test_the_sgp_opinion_can_carry_a_pdf_through_the_api(client, world):
+    adhesion_id = await walk_to(world, "pendiente_opinion_sgp")
+    await sign_in_as(client, world.sgp, "supervisor_sgp")
+    r = await client.post(f"{API}/{adhesion_id}/transiciones/con-adjunto",
+                          data={"accion": "opinar_favorable", "motivo": "Ver informe técnico"},
+                          files={"adjunto": ("informe.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
+    assert (r.status_code, r.json()["estado"]) == (200, "opinion_favorable"), r.text
+    r = await client.get(f"{API}/{adhesion_id}")
+    assert [e["comment"] for e in r.json()["eventos"] if e["to_state"] == "opinion_favorable"] == \
+        ["Ver informe técnico"]
+
+
+async def test_an_attachment_of_the_wrong_type_is_refused(client, world):
+    adhesion_id = await walk_to(world, "en_evaluacion")
+    await sign_in_as(client, world.administrator, "coordinador_centro")
+    r = await client.post(f"{API}/{adhesion_id}/transiciones/con-adjunto",
+                          data={"accion": "observar", "motivo": "Ver adjunto"},
+                          files={"adjunto": ("x.exe", b"MZ\x90", "application/octet-stream")})
+    assert r.status_code == 422 and "PDF, PNG o JPEG" in r.json()["detail"]
