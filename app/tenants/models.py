@@ -15,8 +15,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Index,
     Time,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -124,7 +127,11 @@ class User(TimestampMixin, Base):
     """A person who signs in. Identity is global; what they may see comes from their memberships."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("dni IS NULL OR dni ~ '^[0-9]{8}$'", name="dni_format"),)
+    __table_args__ = (
+        CheckConstraint("dni IS NULL OR dni ~ '^[0-9]{8}$'", name="dni_format"),
+        # Sign-in ignores case, so uniqueness must too.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -110,3 +110,12 @@ def test_every_table_with_a_tenant_column_forces_rls_and_has_a_policy(owner_url)
     assert rows, "the catalogue query found no tenant tables"
     offenders = [name for name, rls, force, policies in rows if not (rls and force and policies)]
     assert offenders == []
+
+
+async def test_an_email_is_unique_whatever_its_case(db, tenants):
+    from sqlalchemy.exc import IntegrityError
+
+    t = await tenants.create(roles=("finanzas",))
+    with pytest.raises(IntegrityError, match="uq_users_email_lower"):
+        async with db.transaction(TenantContext.system()) as s:
+            s.add(User(email=t.users["finanzas"].email.upper(), full_name="Duplicado"))
