@@ -216,3 +216,49 @@ def category_totals(lines: Iterable[StatementLine]) -> list[tuple[str, Decimal]]
     """(label, amount) of the common-cost categories, for the chart of the split."""
     return [(label, sum((ln.amount for ln in group), Decimal("0.00")))
             for _code, label, group in by_category(lines) if group[0].kind == KIND_REPARTO]
+
+
+# ------------------------------------------------------------------------------------- stored form ---
+
+
+def to_json(data: StatementData) -> dict:
+    """The statement as JSON (amounts and quantities as decimal strings, dates ISO): stored with the statement
+    so that consolidated exports reuse exactly the figures of the documents."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if hasattr(value, "__dataclass_fields__"):
+            return {k: plain(getattr(value, k)) for k in value.__dataclass_fields__}
+        return value
+
+    return plain(data)  # type: ignore[return-value]
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def from_json(doc: dict) -> StatementData:
+    lines = tuple(StatementLine(
+        kind=ln["kind"], category=ln["category"], category_label=ln["category_label"], item=ln["item"],
+        key=ln["key"], quantity=_dec(ln["quantity"]), total_quantity=_dec(ln["total_quantity"]),
+        percentage=Decimal(ln["percentage"]), item_amount=Decimal(ln["item_amount"]), amount=Decimal(ln["amount"]),
+        exact=ln["exact"], rounding=Decimal(ln["rounding"]), extra_cent=ln["extra_cent"],
+        steps=tuple(DerivationStep(**s) for s in ln["steps"]), document_ref=ln["document_ref"],
+        adjustment_ref=ln["adjustment_ref"]) for ln in doc["lines"])
+    return StatementData(
+        number=doc["number"], version=doc["version"], issued_on=date.fromisoformat(doc["issued_on"]),
+        status=doc["status"], centre_name=doc["centre_name"], administering=Party(**doc["administering"]),
+        participant=Party(**doc["participant"]), period_start=date.fromisoformat(doc["period_start"]),
+        period_end=date.fromisoformat(doc["period_end"]), methodology_version=doc["methodology_version"],
+        methodology_title=doc["methodology_title"], vacancy_policy=doc["vacancy_policy"],
+        rounding_rule=doc["rounding_rule"], lines=lines,
+        history=tuple(MonthShare(date.fromisoformat(m["start"]), Decimal(m["amount"])) for m in doc["history"]),
+        verification_code=doc["verification_code"], verification_url=doc["verification_url"],
+        replaces=Replacement(**doc["replaces"]) if doc.get("replaces") else None, demo=doc["demo"],
+        notes=tuple(doc["notes"]))
