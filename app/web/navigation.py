@@ -23,6 +23,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("/admin/entidades", "Entidades", (ROLE_ADMIN,)),
     NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
+    NavItem("/estados-de-cuenta", "Estados de cuenta", (ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)),
     NavItem("/costos", "Costos compartidos", ALL_PEOPLE),
     NavItem("/auditoria", "Auditoría", ALL_PEOPLE),
     NavItem("/sgp/registros", "Solicitudes de registro", (ROLE_SUPERVISOR_SGP,)),
