@@ -368,6 +368,11 @@ async def update_adhesion(caller: Caller, adhesion_id: uuid.UUID, data: Adhesion
         if adhesion.state not in (states.BORRADOR, states.OBSERVADA):
             raise Conflict(f"Una adhesión en estado «{states.STATE_LABELS[adhesion.state]}» ya no se edita.")
         _apply_data(adhesion, data)
+        if await s.scalar(select(RegisteredDocument.id).where(RegisteredDocument.code == adhesion.draft_code)):
+            # A document was already issued for signature with the old data: the new data gets a new document.
+            new_code = verification.new_code(CODE_PREFIX)
+            await verification.supersede(s, code=adhesion.draft_code, by=new_code)
+            adhesion.draft_code = new_code
         await _record(s, caller, adhesion, action="editar", from_state=adhesion.state, to_state=adhesion.state)
 
 
@@ -580,8 +585,10 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
         # The document to sign: a fresh issue for the entity, the stored signed one for the countersignature.
         if action == "presentar":
             code = adhesion.draft_code
-            base = _issue_pdf(row, code, today_lima())
-            document = None
+            # Already issued for signature (downloaded for FIRMA PERÚ)? Then that exact document is signed.
+            document = await s.scalar(select(RegisteredDocument).where(RegisteredDocument.code == code))
+            base = await verification.latest_content(s, document.id) if document else \
+                _issue_pdf(row, code, today_lima())
         else:
             code = adhesion.document_code
             document = await s.scalar(select(RegisteredDocument).where(RegisteredDocument.code == code))

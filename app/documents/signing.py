@@ -16,6 +16,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -175,6 +176,11 @@ def timestamper_for(tsa_url: str | None) -> timestamps.TimeStamper | None:
 def reserve_signature_fields(pdf: bytes, *, page: int, boxes: dict[str, tuple[int, int, int, int]]) -> bytes:
     """Add one empty signature field per party, as an incremental update (page content is untouched)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    # pyHanko gives each update a random second /ID; derive it from the content instead, so issuing the same
+    # document twice gives the same bytes (the preview a person reads is exactly what is later signed).
+    first_id = writer.document_id[0]
+    writer._document_id = generic.ArrayObject([  # noqa: SLF001 - no public setter in pyHanko 0.38
+        generic.ByteStringObject(first_id), generic.ByteStringObject(hashlib.sha256(pdf).digest()[:16])])
     for name, box in boxes.items():
         fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
     # SignaturesExist | AppendOnly from the start: signing later changes nothing but the field itself.

@@ -112,3 +112,25 @@ async def test_whoever_must_act_next_gets_an_email(world, db):
     assert any("Pendiente de opinión de la SGP" in s for s in to_sgp)
     # The outsider is never written to.
     assert not [to for to, _ in rows if to in {u.email for u in world.outsider.users.values()}]
+
+
+async def test_the_preview_is_byte_for_byte_the_document_that_gets_signed(world):
+    adhesion_id = await services.create_adhesion(world.gestor, world.draft())
+    _, preview = await services.preview_pdf(world.gestor, adhesion_id)
+    await services.sign_in_platform(world.gestor, adhesion_id, password="Firma-Segura-2026")
+    view = await services.get_adhesion(world.gestor, adhesion_id)
+    original = next(r for r in view.revisions if r.number == 0)
+    assert original.sha256 == verification.sha256_hex(preview)
+    _, signed = await services.document_pdf(world.gestor, adhesion_id)
+    assert signed.startswith(preview)
+
+
+async def test_a_document_issued_for_signature_is_replaced_when_the_data_changes(world):
+    adhesion_id = await services.create_adhesion(world.gestor, world.draft())
+    _, issued = await services.issue_for_external_signature(world.gestor, adhesion_id)
+    await services.update_adhesion(world.gestor, adhesion_id, world.draft(modules=5))
+    _, reissued = await services.issue_for_external_signature(world.gestor, adhesion_id)
+    assert reissued != issued
+    await services.sign_in_platform(world.gestor, adhesion_id, password="Firma-Segura-2026")
+    _, signed = await services.document_pdf(world.gestor, adhesion_id)
+    assert signed.startswith(reissued) and not signed.startswith(issued)

@@ -51,6 +51,13 @@ def test_the_issued_document_reserves_one_empty_field_per_party_without_touching
     assert all(f.get("/V") is None for f in fields.values())
 
 
+def test_issuing_the_same_document_twice_gives_the_same_bytes(original):
+    pdf = render_clause(clause())
+    again = signing.reserve_signature_fields(pdf, page=len(PdfReader(io.BytesIO(pdf)).pages) - 1,
+                                             boxes=SIGNATURE_BOXES)
+    assert again == original
+
+
 async def test_a_signature_by_the_entitys_certificate_is_accepted(original, roots):
     signed = await sign_externally(original, test_pki().entity(RUC), field_name=FIELD_ENTIDAD)
     result = await validate(signed, original, roots)
