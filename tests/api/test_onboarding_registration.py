@@ -243,3 +243,33 @@ async def test_registration_posts_are_rate_limited(settings):
         c = WebClient(http)
         codes = [(await c.submit("/registro", {"ruc": "1"})).status_code for _ in range(4)]
     assert codes[:2] == [422, 422] and codes[-1] == 429
+
+
+async def test_an_unconfirmed_link_expires_after_48_hours(client, db, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.tenants.onboarding_models import RegistrationRequest
+
+    form = registration_form()
+    await submit_registration(client, form)
+    link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
+    async with db.transaction(TenantContext.system()) as s:
+        await s.execute(update(RegistrationRequest).where(RegistrationRequest.ruc == form["ruc"])
+                        .values(created_at=RegistrationRequest.created_at - timedelta(hours=49)))
+    page = await client.get(link)
+    assert page.status_code == 404 and "venció sin que se confirmara el correo" in page.text
+    assert (await request_by_ruc(db, form["ruc"])).state == "pendiente_verificacion_correo"
+
+
+async def test_a_request_can_be_corrected_only_while_observed(client, db, settings):
+    form = registration_form()
+    await submit_registration(client, form)
+    link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
+    page = await client.get(link)
+    assert "Corregir y enviar de nuevo" not in page.text
+    corrected = {k: v for k, v in form.items() if k not in ("ruc", "applicant_email", "contrasena", "confirmacion")}
+    response = await client.submit(link, corrected)
+    assert response.status_code == 422
+    assert "no puede pasar a «Enviada»" in response.text
