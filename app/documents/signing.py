@@ -173,9 +173,26 @@ def timestamper_for(tsa_url: str | None) -> timestamps.TimeStamper | None:
 # --- Reserving fields and sealing ------------------------------------------------------------------------------
 
 
+REPRODUCIBLE_DATE = datetime(2000, 1, 1, tzinfo=UTC)  # reportlab's invariant mode uses the same date
+
+
+class _ReproducibleWriter(IncrementalPdfFileWriter):
+    """pyHanko stamps /ModDate with the current time on every update; an issued document must be reproducible
+    (its date is printed in its text), so the metadata date is fixed like reportlab's invariant mode."""
+
+    def _update_meta(self) -> None:
+        super()._update_meta()
+        if self._info is not None:
+            from pyhanko.pdf_utils.metadata.info import update_info_dict
+
+            self._meta.last_modified = REPRODUCIBLE_DATE
+            update_info_dict(self._meta, self._info.get_object(), only_update_existing=True)
+
+
 def reserve_signature_fields(pdf: bytes, *, page: int, boxes: dict[str, tuple[int, int, int, int]]) -> bytes:
-    """Add one empty signature field per party, as an incremental update (page content is untouched)."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    """Add one empty signature field per party, as an incremental update (page content is untouched).
+    The same input always gives the same bytes."""
+    writer = _ReproducibleWriter(io.BytesIO(pdf))
     # pyHanko gives each update a random second /ID; derive it from the content instead, so issuing the same
     # document twice gives the same bytes (the preview a person reads is exactly what is later signed).
     first_id = writer.document_id[0]
