@@ -215,11 +215,15 @@ async def resubmit_registration(token: str, data: RegistrationCorrection, docume
     ctx = TenantContext.anonymous(ip)
     async with get_database().transaction(ctx) as s:
         await _use_token(s, digest)
-        request = (await s.scalars(select(RegistrationRequest).where(RegistrationRequest.access_token_hash == digest)
-                                   .with_for_update())).one_or_none()
+        mine = select(RegistrationRequest).where(RegistrationRequest.access_token_hash == digest)
+        request = (await s.scalars(mine)).one_or_none()
         if request is None:
             raise NotFound("El enlace no es válido.")
         check_transition(request.state, "enviada", APPLICANT)
+        # Locking needs the row to be updatable by this link, i.e. observed (policy registration_requests_resubmit).
+        request = (await s.scalars(mine.with_for_update())).one_or_none()
+        if request is None or request.state != "observada":
+            raise Conflict("La solicitud cambió de estado mientras la corregía; recargue la página.")
         before = {"estado": request.state}
         for name in ("entity_name", "short_name", "kind", "level", "address", "ubigeo", "applicant_dni",
                      "applicant_name", "applicant_position"):
@@ -295,12 +299,21 @@ async def registration_document(ctx: TenantContext, registration_id: uuid.UUID,
         return await _document_with_content(s, document_id, registration_id=registration_id)
 
 
-async def _locked_request(s: AsyncSession, registration_id: uuid.UUID) -> RegistrationRequest:
-    request = (await s.scalars(select(RegistrationRequest).where(RegistrationRequest.id == registration_id)
-                               .with_for_update())).one_or_none()
+async def _locked_request(s: AsyncSession, registration_id: uuid.UUID, target: str, reason: str | None
+                          ) -> RegistrationRequest:
+    """The request, once the move to ``target`` is legal, locked against a concurrent decision.
+
+    The transition is checked before locking: FOR UPDATE only reaches rows the SGP may still update (a request
+    enviada or en_revision), so a decided request would otherwise look like a missing one."""
+    stmt = select(RegistrationRequest).where(RegistrationRequest.id == registration_id)
+    request = (await s.scalars(stmt)).one_or_none()
     if request is None:
         raise NotFound("La solicitud de registro no existe.")
-    return request
+    check_transition(request.state, target, SGP, reason)
+    locked = (await s.scalars(stmt.with_for_update())).one_or_none()
+    if locked is None or locked.state != request.state:
+        raise Conflict("La solicitud cambió de estado mientras la revisaba; recargue la página.")
+    return locked
 
 
 async def _actor_label(s: AsyncSession, ctx: TenantContext) -> str:
@@ -312,8 +325,7 @@ async def _review_step(ctx: TenantContext, registration_id: uuid.UUID, target: s
                        *, subject: str, message: str) -> None:
     _require_sgp(ctx)
     async with get_database().transaction(ctx) as s:
-        request = await _locked_request(s, registration_id)
-        check_transition(request.state, target, SGP, reason)
+        request = await _locked_request(s, registration_id, target, reason)
         previous = request.state
         request.state = target
         request.updated_at = datetime.now().astimezone()
@@ -362,8 +374,7 @@ async def approve_registration(ctx: TenantContext, registration_id: uuid.UUID, r
     """Create the entity (the tenant), its first manager and its profile: (entity id, user id)."""
     _require_sgp(ctx)
     async with get_database().transaction(ctx) as s:
-        request = await _locked_request(s, registration_id)
-        check_transition(request.state, "aprobada", SGP, reason)
+        request = await _locked_request(s, registration_id, "aprobada", reason)
         row = (await s.execute(text("SELECT * FROM onboarding_approve_registration(:r, :why, :who)"),
                                {"r": registration_id, "why": reason, "who": await _actor_label(s, ctx)})).one()
         if row.status != "aprobada":

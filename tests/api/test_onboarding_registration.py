@@ -273,3 +273,17 @@ async def test_a_request_can_be_corrected_only_while_observed(client, db, settin
     response = await client.submit(link, corrected)
     assert response.status_code == 422
     assert "no puede pasar a «Enviada»" in response.text
+
+
+async def test_a_decided_request_cannot_be_decided_again(client, db, settings, tenants):
+    form = registration_form()
+    await submit_registration(client, form)
+    await client.get(await last_link(db, settings, form["applicant_email"], "/registro/solicitud/"))
+    request = await request_by_ruc(db, form["ruc"])
+    await _sgp(client, tenants)
+    await client.submit(f"/sgp/registros/{request.id}/revisar")
+    await client.submit(f"/sgp/registros/{request.id}/rechazar", {"motivo": "No es una entidad pública."})
+    response = await client.submit(f"/sgp/registros/{request.id}/aprobar")
+    page = await client.get(response.headers["location"])
+    assert "«Rechazada» no puede pasar a «Aprobada»" in page.text
+    assert (await request_by_ruc(db, form["ruc"])).state == "rechazada"
