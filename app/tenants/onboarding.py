@@ -386,8 +386,8 @@ async def approve_registration(ctx: TenantContext, registration_id: uuid.UUID, r
                           f" (RUC {request.ruc}). Usted es su gestor(a) de entidad.\n\n"
                           f"Ingrese en {get_settings().base_url}/ingresar con su correo {request.applicant_email} y la "
                           "contraseña que definió al registrarse (si ya tenía una cuenta en la plataforma, con su "
-                          "contraseña de siempre). Desde «Usuarios de la entidad» puede invitar a sus colegas.\n"
-                          + _signature()), entity_id=None)
+                          "contraseña de siempre). Desde «Usuarios de la entidad» puede invitar a sus colegas.\n\n"
+                          f"Su solicitud:\n{_link(request)}\n" + _signature()), entity_id=None)
         await audit.record(s, ctx, action="registro_aprobada", record_type=RECORD, record_id=request.id,
                            entity_id=row.new_entity_id, before={"estado": "en_revision"},
                            after={"estado": "aprobada", "entidad": str(row.new_entity_id), "ruc": request.ruc,
