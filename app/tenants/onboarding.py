@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text, update
@@ -155,7 +155,6 @@ class RegistrationView:
     documents: list[OnboardingDocument]
     outcome: str | None = None  # what just happened when the link was opened
     mailbox_ticket: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def state_label(self) -> str:

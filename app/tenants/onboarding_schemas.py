@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 
 from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
 from app.errors import Conflict, Forbidden, ValidationFailed
-from app.tenants.schemas import CUSTOM, DNI_MESSAGE, REQUIRED_MESSAGE, RUC_MESSAGE, Dni, Email, Ruc, Ubigeo
+from app.tenants.schemas import CUSTOM, REQUIRED_MESSAGE, Dni, Email, Ruc, Ubigeo
 
 # ------------------------------------------------------------------------------------------ messages ---
 
@@ -143,10 +143,6 @@ class ProfileChangeCreate(_Form):
     representative_dni: Annotated[Dni | None, BeforeValidator(_blank_to_none)] = None
     representative_position: _optional_text(120) = None
     justification: _text(2000)
-
-
-class Decision(_Form):
-    reason: _optional_text(4000) = None
 
 
 # ----------------------------------------------------------------------------- the state machine ---
