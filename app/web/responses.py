@@ -24,6 +24,7 @@ STATUS_TITLES = {
     404: "No encontrado",
     405: "Método no permitido",
     409: "Conflicto",
+    413: "Envío demasiado grande",
     422: "Datos no válidos",
     429: "Demasiadas solicitudes",
     500: "Error interno",
@@ -33,6 +34,8 @@ STATUS_MESSAGES = {
     403: "No tiene permiso para ver esta página o realizar esta acción.",
     404: "La página o el recurso solicitado no existe.",
     405: "Esta operación no está permitida aquí.",
+    413: "Lo enviado supera el tamaño máximo permitido. Si adjuntó un archivo, redúzcalo (los documentos PDF pueden "
+         "pesar hasta 5 MB) y vuelva a intentarlo.",
     429: "Hizo demasiados intentos en poco tiempo. Espere un momento y vuelva a intentarlo.",
     500: "Ocurrió un error inesperado. El equipo técnico fue notificado; intente nuevamente más tarde.",
 }

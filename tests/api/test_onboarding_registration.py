@@ -287,3 +287,10 @@ async def test_a_decided_request_cannot_be_decided_again(client, db, settings, t
     page = await client.get(response.headers["location"])
     assert "«Rechazada» no puede pasar a «Aprobada»" in page.text
     assert (await request_by_ruc(db, form["ruc"])).state == "rechazada"
+
+
+async def test_an_upload_beyond_the_request_limit_gets_a_spanish_page(client):
+    huge = b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024)
+    response = await submit_registration(client, document=huge)
+    assert response.status_code == 413
+    assert "supera el tamaño máximo permitido" in response.text
