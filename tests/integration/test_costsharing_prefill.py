@@ -26,7 +26,7 @@ async def test_prefill_takes_dates_modules_and_area_from_the_adhesions_in_force(
     walks = []
     async with db.transaction(TenantContext.system()) as s:
         template = adhesion_models.ClauseTemplate(version=random.randint(10**6, 10**9), title="Plantilla",
-                                                  body="Texto", status="publicada")
+                                                  body="Texto", status="retirada")  # out of the way of the current template
         s.add(template)
         await s.flush()
         for tenant, state, start, end, modules, area in (
