@@ -41,9 +41,10 @@ FOOTER_H = 28 * mm
 # Field name -> (x1, y1, x2, y2) in points on the last page.
 FIELD_ENTIDAD = "FirmaEntidad"
 FIELD_ADMINISTRADORA = "FirmaAdministradora"
+_BOX_W = 232  # two boxes and a gap fit the text width (A4 minus margins = 482 pt)
 SIGNATURE_BOXES: dict[str, tuple[int, int, int, int]] = {
-    FIELD_ENTIDAD: (int(MARGIN), 430, int(MARGIN) + 250, 540),
-    FIELD_ADMINISTRADORA: (int(PAGE_W - MARGIN) - 250, 430, int(PAGE_W - MARGIN), 540),
+    FIELD_ENTIDAD: (int(MARGIN), 430, int(MARGIN) + _BOX_W, 540),
+    FIELD_ADMINISTRADORA: (int(PAGE_W - MARGIN) - _BOX_W, 430, int(PAGE_W - MARGIN), 540),
 }
 
 MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
@@ -266,6 +267,7 @@ class _Canvas(rl_canvas.Canvas):
         c = self._clause
         captions = {FIELD_ENTIDAD: (c.participant.role_label, c.participant.name, c.participant.ruc),
                     FIELD_ADMINISTRADORA: (c.administrator.role_label, c.administrator.name, c.administrator.ruc)}
+        self.setFillColor(colors.black)
         for name, (x1, y1, x2, y2) in SIGNATURE_BOXES.items():
             self.setStrokeColor(colors.HexColor("#555555"))
             self.setDash(3, 2)

@@ -294,7 +294,9 @@ async def _set_state(session: AsyncSession, caller: Caller, row, transition: sta
     adhesion, centre, participant, _administrator, _template = row
     before = adhesion.state
     adhesion.state = transition.target
-    if comment and transition.needs_reason:
+    # The reason shown with the state: why it was observed, suspended, rejected or is being terminated.
+    adhesion.state_reason = comment if transition.needs_reason and transition.party != states.SGP else None
+    if transition.target in (states.RECHAZADA, states.TERMINADA, states.OPINION_DESFAVORABLE):
         adhesion.state_reason = comment
     try:
         await session.flush()
@@ -599,10 +601,11 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
                                                                                   caller.actor.auth_method)
             sealed = await signing.seal(
                 base, field_name=field_name, identity=signing.sealing_identity(settings),
-                stamp_lines=[f"Firmado electrónicamente por: {caller.actor.full_name}"
-                             + (f" (DNI {dni})" if dni else ""),
-                             f"en representación de: {signer_entity.short_name} (RUC {signer_entity.ruc})",
-                             f"Autenticación: {method} · sello de la Plataforma MAC"],
+                stamp_lines=["Firmado electrónicamente por:",
+                             caller.actor.full_name[:48] + (f" (DNI {dni})" if dni else ""),
+                             f"por {signer_entity.short_name[:30]} (RUC {signer_entity.ruc})",
+                             f"Autenticación: {method}", "Sello: Plataforma MAC (PAdES)"],
+                signer_name=f"{caller.actor.full_name} ({signer_entity.short_name})",
                 reason="Presentación de la Cláusula de Adhesión" if action == "presentar"
                 else "Aceptación y contrafirma de la Cláusula de Adhesión",
                 tsa_url=settings.tsa_url)

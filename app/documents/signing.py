@@ -226,7 +226,7 @@ class SealResult:
 
 async def seal(pdf: bytes, *, field_name: str, identity: SealingIdentity, stamp_lines: list[str],
                reason: str, location: str = "Plataforma MAC", tsa_url: str | None = None,
-               timestamper: timestamps.TimeStamper | None = None) -> SealResult:
+               timestamper: timestamps.TimeStamper | None = None, signer_name: str | None = None) -> SealResult:
     """Sign ``field_name`` (which must already exist) with the platform's seal; returns the new bytes.
 
     The visible block shows ``stamp_lines`` (who signed, for whom) and the signing time.
@@ -239,7 +239,7 @@ async def seal(pdf: bytes, *, field_name: str, identity: SealingIdentity, stamp_
                            timestamp_format="%d/%m/%Y %H:%M:%S UTC")
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", reason=reason,
                                         location=location, subfilter=SigSeedSubFilter.PADES,
-                                        name=stamp_lines[0] if stamp_lines else None)
+                                        name=signer_name)
     pdf_signer = signers.PdfSigner(meta, identity.signer, timestamper=timestamper, stamp_style=style)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     out = await pdf_signer.async_sign_pdf(writer, existing_fields_only=True)
