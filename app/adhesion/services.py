@@ -532,7 +532,11 @@ async def _reauthenticate(caller: Caller, password: str) -> None:
     try:
         user_id = await authenticate(caller.actor.email, password, ip=caller.ip)
     except AuthenticationFailed as exc:
-        raise Forbidden(f"No se pudo confirmar su identidad: {exc.message}", code="reautenticacion") from exc
+        hint = ""
+        if caller.actor.auth_method == "oidc":
+            hint = (" Usted ingresó con ID GOB.PE: para firmar en la plataforma use la contraseña de su cuenta, o "
+                    "firme digitalmente con el certificado de su entidad y suba el PDF.")
+        raise Forbidden(f"No se pudo confirmar su identidad: {exc.message}{hint}", code="reautenticacion") from exc
     if user_id != caller.actor.user_id:
         raise Forbidden("No se pudo confirmar su identidad.", code="reautenticacion")
 

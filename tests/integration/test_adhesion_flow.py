@@ -142,3 +142,26 @@ async def test_only_the_participants_manager_starts_an_adhesion(world):
     with pytest.raises(Forbidden):
         await services.create_adhesion(world.coordinador, world.draft())
     assert states.STATE_LABELS["borrador"] == "Borrador"
+
+
+async def test_the_coordinator_suspends_and_reactivates_with_a_reason_the_entity_can_read(world):
+    adhesion_id = await walk_to(world, "vigente")
+    with pytest.raises(ValidationFailed, match="motivo"):
+        await services.transition(world.coordinador, adhesion_id, "suspender")
+    with pytest.raises(Forbidden):
+        await services.transition(world.gestor, adhesion_id, "suspender", reason="me suspendo")
+    await services.transition(world.coordinador, adhesion_id, "suspender", reason="Falta de pago de la locación")
+    view = await services.get_adhesion(world.gestor, adhesion_id)
+    assert (view.adhesion.state, view.adhesion.state_reason) == ("suspendida", "Falta de pago de la locación")
+    await services.transition(world.coordinador, adhesion_id, "reactivar", reason="Pago regularizado")
+    assert (await services.get_adhesion(world.gestor, adhesion_id)).adhesion.state == "vigente"
+
+
+async def test_an_unfavourable_opinion_ends_in_rejection_declared_by_the_administering_entity(world):
+    adhesion_id = await walk_to(world, "opinion_desfavorable")
+    with pytest.raises(Conflict):
+        await services.sign_in_platform(world.coordinador, adhesion_id, password=PASSWORD,
+                                        start_date=services.today_lima())
+    await services.transition(world.coordinador, adhesion_id, "rechazar", reason="Según la opinión de la SGP")
+    view = await services.get_adhesion(world.gestor, adhesion_id)
+    assert view.adhesion.state == "rechazada" and view.actions == [] and view.can_sign is None
