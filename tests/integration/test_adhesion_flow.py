@@ -53,6 +53,20 @@ async def test_a_draft_goes_all_the_way_to_vigente_with_two_signatures_and_a_rou
     assert [s.field_name for s in signatures] == ["FirmaEntidad", "FirmaAdministradora"]
 
 
+async def test_every_step_is_also_in_the_audit_log(world, db):
+    from app.audit_models import AuditEntry
+    from app.db import TenantContext
+
+    adhesion_id = await walk_to(world, "vigente")
+    view = await services.get_adhesion(world.gestor, adhesion_id)
+    async with db.transaction(TenantContext.system()) as s:
+        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.record_type == "adhesion",
+                                                                   AuditEntry.record_id == str(adhesion_id))
+                                   .order_by(AuditEntry.seq))).all()
+    assert actions == [f"adhesion.{e.action}" for e in view.events]
+    assert actions[-2:] == ["adhesion.aceptar", "adhesion.iniciar_vigencia"]
+
+
 async def test_the_end_date_is_the_last_day_of_the_term():
     from datetime import date
 
