@@ -146,3 +146,10 @@ async def test_an_attachment_of_the_wrong_type_is_refused(client, world):
                           data={"accion": "observar", "motivo": "Ver adjunto"},
                           files={"adjunto": ("x.exe", b"MZ\x90", "application/octet-stream")})
     assert r.status_code == 422 and "PDF, PNG o JPEG" in r.json()["detail"]
+
+
+async def test_the_adhesion_api_is_described_in_openapi(client):
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in ("/api/v1/adhesiones", "/api/v1/adhesiones/{adhesion_id}/transiciones",
+                 "/api/v1/adhesiones/{adhesion_id}/firma", "/api/v1/adhesiones/{adhesion_id}/firma-externa"):
+        assert path in paths

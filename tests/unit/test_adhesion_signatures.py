@@ -166,3 +166,36 @@ async def test_with_a_timestamp_authority_the_seal_is_level_b_t(original, seal_i
     result = await signing.seal(original, field_name=FIELD_ENTIDAD, identity=seal_identity,
                                 stamp_lines=["Prueba"], reason="Prueba", timestamper=stamper)
     assert result.level == "PAdES B-T"
+
+
+@pytest.mark.parametrize("form", ["pem", "pkcs12"])
+async def test_the_sealing_key_comes_from_configuration_as_pem_or_pkcs12(form, tmp_path, original):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509 import load_pem_x509_certificate
+
+    issued = test_pki().entity("20168999926", person="SELLO PLATAFORMA MAC")
+    chain = tmp_path / "cadena.pem"
+    chain.write_bytes(b"".join(issued.chain_pem))
+    settings = SimpleNamespace(sealing_pkcs12_path=None, sealing_pkcs12_password=None, sealing_key_path=None,
+                               sealing_key_password=None, sealing_cert_path=None, sealing_chain_path=str(chain),
+                               data_dir=tmp_path / form)
+    if form == "pem":
+        (tmp_path / "sello.key").write_bytes(issued.key_pem)
+        (tmp_path / "sello.crt").write_bytes(issued.cert_pem)
+        settings.sealing_key_path, settings.sealing_cert_path = str(tmp_path / "sello.key"), str(tmp_path / "sello.crt")
+    else:
+        key = serialization.load_pem_private_key(issued.key_pem, password=None)
+        blob = pkcs12.serialize_key_and_certificates(
+            b"sello", key, load_pem_x509_certificate(issued.cert_pem), None,
+            serialization.BestAvailableEncryption(b"clave-p12"))
+        (tmp_path / "sello.p12").write_bytes(blob)
+        settings.sealing_pkcs12_path, settings.sealing_pkcs12_password = str(tmp_path / "sello.p12"), "clave-p12"
+    identity = signing.sealing_identity(settings)
+    assert not identity.is_demo and "SELLO PLATAFORMA MAC" in identity.label
+    sealed = await signing.seal(original, field_name=FIELD_ENTIDAD, identity=identity, stamp_lines=["Prueba"],
+                                reason="Prueba")
+    [summary] = [s for s in await signing.inspect(sealed.pdf, signing.load_certificates(test_pki().root_pem))
+                 if s.field_name == FIELD_ENTIDAD]
+    assert (summary.intact, summary.valid, summary.trusted) == (True, True, True)
+    assert not (tmp_path / form / "sealing").exists()  # no demo certificate when one is configured
