@@ -28,9 +28,9 @@ class SlaWorld:
 
 
 async def build_world(db: Database, tenants: TenantFactory, *, password_hash: str | None = None,
-                      all_week: bool = False, targets: dict[str, tuple[str, str, int]] | None = None) -> SlaWorld:
-    admin = await tenants.create(roles=("coordinador_centro", "gestor_entidad"), with_centre=True,
-                                 password_hash=password_hash)
+                      all_week: bool = False, targets: dict[str, tuple[str, str, int]] | None = None,
+                      admin_roles: tuple[str, ...] = ("coordinador_centro", "gestor_entidad")) -> SlaWorld:
+    admin = await tenants.create(roles=admin_roles, with_centre=True, password_hash=password_hash)
     reniec = await tenants.create(roles=("gestor_entidad", "finanzas"), password_hash=password_hash)
     sunat = await tenants.create(roles=("gestor_entidad",), password_hash=password_hash)
     centre_id = admin.centre.id

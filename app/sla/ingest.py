@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class IngestReport:
     batch_id: uuid.UUID | None = None
     days_refreshed: int = 0
     touched_days: set[date] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (benchmarks, logs)
 
     @property
     def rejected_lines(self) -> int:
@@ -71,6 +73,8 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
         self.touched_days |= other.touched_days
+        for phase, seconds in other.timings.items():
+            self.timings[phase] = self.timings.get(phase, 0.0) + seconds
 
 
 # ------------------------------------------------------------------------------------ kinds and rules ---
@@ -83,6 +87,7 @@ class Kind:
     required: tuple[str, ...]
     api_type: str  # the "tipo" of an API event
     rules: tuple[tuple[str, str, str], ...]  # (field, SQL condition true when the row is invalid, SQL reason)
+    timestamps: tuple[str, ...] = ()  # columns holding timestamps (parsed once per row into t_<column>)
 
 
 def _required(col: str, label: str) -> tuple[str, str, str]:
@@ -94,7 +99,7 @@ def _maxlen(col: str, n: int) -> tuple[str, str, str]:
 
 
 def _timestamp(col: str) -> tuple[str, str, str]:
-    return (col, f"coalesce(btrim(s.{col}), '') <> '' AND NOT sla_is_timestamp(btrim(s.{col}))",
+    return (col, f"coalesce(btrim(s.{col}), '') <> '' AND s.t_{col} IS NULL",
             f"CASE WHEN btrim(s.{col}) ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?$' "
             f"THEN format('«%s» no indica la zona horaria: agregue el desfase (p. ej. -05:00).', s.{col}) "
             f"ELSE format('«%s» no es una fecha y hora ISO-8601 válida (p. ej. 2025-03-03T09:00:00-05:00).', "
@@ -102,22 +107,22 @@ def _timestamp(col: str) -> tuple[str, str, str]:
 
 
 def _ts(col: str) -> str:
-    return f"btrim(s.{col})::timestamptz"
+    return f"s.t_{col}"
 
 
 def _order(before: str, after: str, reason: str) -> tuple[str, str, str]:
-    cond = (f"CASE WHEN sla_is_timestamp(btrim(s.{before})) AND sla_is_timestamp(btrim(s.{after})) "
-            f"THEN {_ts(after)} < {_ts(before)} ELSE false END")
+    cond = f"{_ts(after)} < {_ts(before)}"
     return (after, cond, f"'{reason}'")
 
 
 def _not_future(col: str) -> tuple[str, str, str]:
-    return (col, f"CASE WHEN sla_is_timestamp(btrim(s.{col})) THEN {_ts(col)} > now() + interval '10 minutes' "
-                 "ELSE false END", "'La fecha y hora está en el futuro.'")
+    return (col, f"{_ts(col)} > now() + interval '10 minutes'",
+            "'La fecha y hora está en el futuro.'")
 
 
-ENTITY_AT_CENTRE = ("EXISTS (SELECT 1 FROM entities e JOIN centre_services cs ON cs.entity_id = e.id "
-                    "WHERE cs.centre_id = :centre AND e.ruc = btrim(s.ruc_entidad))")
+# References are resolved against small temporary tables of the centre's entities, services and modules
+# (built once per batch), so each rule is a hashed lookup rather than a query per row.
+ENTITY_AT_CENTRE = "btrim(s.ruc_entidad) IN (SELECT ruc FROM sla_ref_services)"
 RUC_RULES = (
     ("ruc_entidad", f"coalesce(btrim(s.ruc_entidad), '') <> '' AND NOT {ENTITY_AT_CENTRE}",
      "format('La entidad con RUC %s no ofrece servicios en este centro.', s.ruc_entidad)"),
@@ -126,14 +131,12 @@ RUC_RULES = (
 )
 SERVICE_RULE = (
     "servicio",
-    f"coalesce(btrim(s.servicio), '') <> '' AND {ENTITY_AT_CENTRE} AND NOT EXISTS (SELECT 1 FROM entities e "
-    "JOIN centre_services cs ON cs.entity_id = e.id WHERE cs.centre_id = :centre AND e.ruc = btrim(s.ruc_entidad) "
-    "AND cs.code = btrim(s.servicio))",
+    f"coalesce(btrim(s.servicio), '') <> '' AND {ENTITY_AT_CENTRE} AND (btrim(s.ruc_entidad), btrim(s.servicio)) "
+    "NOT IN (SELECT ruc, code FROM sla_ref_services)",
     "format('El servicio «%s» no es de esa entidad en este centro.', s.servicio)")
 MODULE_RULE = (
     "modulo",
-    "coalesce(btrim(s.modulo), '') <> '' AND NOT EXISTS (SELECT 1 FROM centre_modules m "
-    "WHERE m.centre_id = :centre AND m.code = btrim(s.modulo))",
+    "coalesce(btrim(s.modulo), '') <> '' AND btrim(s.modulo) NOT IN (SELECT code FROM sla_ref_modules)",
     "format('El módulo «%s» no existe en este centro.', s.modulo)")
 
 TICKETS = Kind(
@@ -159,6 +162,7 @@ TICKETS = Kind(
            f"'Un ticket atendido o derivado necesita la hora de {label}.'")
           for col, label in (("llamado", "llamado"), ("inicio", "inicio"), ("fin", "fin"))],
     ),
+    ("emitido", "llamado", "inicio", "fin"),
 )
 CLOCK_INS = Kind(
     "marcaciones", ("ruc_entidad", "modulo", "asesor", "hora"), ("ruc_entidad", "modulo", "asesor", "hora"),
@@ -168,6 +172,7 @@ CLOCK_INS = Kind(
         _required("modulo", "el módulo"), MODULE_RULE, _required("asesor", "el asesor"), _maxlen("asesor", 40),
         _required("hora", "la hora de marcación"), _timestamp("hora"), _not_future("hora"),
     ),
+    ("hora",),
 )
 SURVEYS = Kind(
     "encuestas", ("encuesta", "ruc_entidad", "servicio", "hora", "puntaje"),
@@ -179,6 +184,7 @@ SURVEYS = Kind(
         _required("hora", "la hora de la respuesta"), _timestamp("hora"), _not_future("hora"),
         ("puntaje", "coalesce(btrim(s.puntaje), '') !~ '^[1-5]$'", "'El puntaje debe ser un entero de 1 a 5.'"),
     ),
+    ("hora",),
 )
 INTERRUPTIONS = Kind(
     "interrupciones", ("interrupcion", "ruc_entidad", "inicio", "fin", "causa", "atribuible_a"),
@@ -186,14 +192,15 @@ INTERRUPTIONS = Kind(
     (
         _required("interrupcion", "el identificador de la interrupción"), _maxlen("interrupcion", 40), *RUC_RULES,
         _required("inicio", "el inicio"), _timestamp("inicio"), _required("fin", "el fin"), _timestamp("fin"),
-        ("fin", f"CASE WHEN sla_is_timestamp(btrim(s.inicio)) AND sla_is_timestamp(btrim(s.fin)) "
-                f"THEN {_ts('fin')} <= {_ts('inicio')} ELSE false END", "'El fin debe ser posterior al inicio.'"),
+        ("fin", f"{_ts('fin')} <= {_ts('inicio')}",
+         "'El fin debe ser posterior al inicio.'"),
         _required("causa", "la causa"), _maxlen("causa", 300),
         ("atribuible_a", "coalesce(lower(btrim(s.atribuible_a)), '') NOT IN ('entidad', 'administradora')",
          "'Indique a quién es atribuible: entidad o administradora.'"),
         ("ruc_entidad", "lower(btrim(s.atribuible_a)) = 'entidad' AND coalesce(btrim(s.ruc_entidad), '') = ''",
          "'Una interrupción atribuible a la entidad debe indicar el RUC de la entidad.'"),
     ),
+    ("inicio", "fin"),
 )
 KINDS = {k.name: k for k in (TICKETS, CLOCK_INS, SURVEYS, INTERRUPTIONS)}
 API_TYPES = {k.api_type: k for k in KINDS.values()}
@@ -214,7 +221,7 @@ WITH src AS (
          nullif(btrim(s.fin), '')::timestamptz AS ended_at,
          CASE lower(btrim(s.resultado)) WHEN 'atendido' THEN 'attended' WHEN 'abandonado' THEN 'abandoned'
               ELSE 'transferred' END AS outcome
-  FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
   ORDER BY btrim(s.ticket), coalesce(nullif(btrim(s.segmento), ''), '1')::smallint, s.line DESC
 )
 INSERT INTO sla_tickets AS t (centre_id, ticket_id, segment, entity_id, service_code, module_code, advisor,
@@ -237,7 +244,7 @@ RETURNING t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
     "marcaciones": """
 INSERT INTO sla_clock_ins (id, centre_id, entity_id, module_code, advisor, at)
 SELECT gen_random_uuid(), CAST(:centre AS uuid), e.id, btrim(s.modulo), btrim(s.asesor), btrim(s.hora)::timestamptz
-FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
 ON CONFLICT (centre_id, module_code, advisor, at) DO NOTHING
 RETURNING entity_id, (at AT TIME ZONE 'America/Lima')::date
 """,
@@ -246,7 +253,7 @@ WITH src AS (
   SELECT DISTINCT ON (btrim(s.encuesta)) gen_random_uuid() AS id, CAST(:centre AS uuid) AS centre_id,
          btrim(s.encuesta) AS survey_id, e.id AS entity_id, btrim(s.servicio) AS service_code,
          btrim(s.hora)::timestamptz AS at, btrim(s.puntaje)::smallint AS score
-  FROM {stage} s JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
   ORDER BY btrim(s.encuesta), s.line DESC
 )
 INSERT INTO sla_survey_answers AS a (id, centre_id, survey_id, entity_id, service_code, at, score)
@@ -263,7 +270,7 @@ WITH src AS (
          btrim(s.interrupcion) AS external_id, e.id AS entity_id, btrim(s.inicio)::timestamptz AS started_at,
          btrim(s.fin)::timestamptz AS ended_at, btrim(s.causa) AS cause,
          lower(btrim(s.atribuible_a)) AS attributable_to, now() AS created_at
-  FROM {stage} s LEFT JOIN entities e ON e.ruc = btrim(s.ruc_entidad)
+  FROM {stage} s LEFT JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
   ORDER BY btrim(s.interrupcion), s.line DESC
 )
 INSERT INTO sla_interruptions AS i (id, centre_id, external_id, entity_id, started_at, ended_at, cause,
@@ -287,12 +294,12 @@ SELECT DISTINCT t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
 FROM sla_tickets t JOIN {stage} s ON t.centre_id = :centre AND t.ticket_id = btrim(s.ticket)
   AND t.segment = coalesce(nullif(btrim(s.segmento), ''), '1')::smallint
 WHERE t.issued_at <> btrim(s.emitido)::timestamptz
-   OR t.entity_id <> (SELECT e.id FROM entities e WHERE e.ruc = btrim(s.ruc_entidad))
+   OR t.entity_id <> (SELECT e.id FROM sla_ref_entities e WHERE e.ruc = btrim(s.ruc_entidad))
 """,
     "encuestas": """
 SELECT DISTINCT a.entity_id, (a.at AT TIME ZONE 'America/Lima')::date
 FROM sla_survey_answers a JOIN {stage} s ON a.centre_id = :centre AND a.survey_id = btrim(s.encuesta)
-WHERE a.at <> btrim(s.hora)::timestamptz OR a.entity_id <> (SELECT e.id FROM entities e WHERE e.ruc = btrim(s.ruc_entidad))
+WHERE a.at <> btrim(s.hora)::timestamptz OR a.entity_id <> (SELECT e.id FROM sla_ref_entities e WHERE e.ruc = btrim(s.ruc_entidad))
 """,
     "interrupciones": """
 SELECT i.entity_id, i.started_at, i.ended_at
@@ -309,6 +316,20 @@ async def _raw_connection(session: AsyncSession):  # noqa: ANN202
     return (await conn.get_raw_connection()).driver_connection
 
 
+async def _create_references(session: AsyncSession, centre_id: uuid.UUID) -> None:
+    """The centre's (RUC, service) pairs, entities and modules, as small temporary tables for this batch."""
+    for name, query in (
+        ("sla_ref_services", "SELECT e.ruc::text AS ruc, e.id AS entity_id, cs.code::text AS code FROM entities e "
+                             "JOIN centre_services cs ON cs.entity_id = e.id WHERE cs.centre_id = :centre"),
+        ("sla_ref_entities", "SELECT DISTINCT e.ruc::text AS ruc, e.id FROM entities e "
+                             "JOIN centre_services cs ON cs.entity_id = e.id WHERE cs.centre_id = :centre"),
+        ("sla_ref_modules", "SELECT code::text AS code FROM centre_modules WHERE centre_id = :centre"),
+    ):
+        await session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        await session.execute(text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {query}"), {"centre": centre_id})
+        await session.execute(text(f"ANALYZE {name}"))
+
+
 async def _create_stage(session: AsyncSession, kind: Kind) -> str:
     stage = f"sla_stage_{kind.name}"
     await session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
@@ -321,15 +342,22 @@ async def _create_stage(session: AsyncSession, kind: Kind) -> str:
 async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, centre_id: uuid.UUID,
                               only_ruc: str | None, total: int, line_offset: int = 0) -> IngestReport:
     params = {"centre": centre_id, "only_ruc": only_ruc}
-    union = "\nUNION ALL\n".join(
-        f"SELECT s.line, '{fld}'::text AS field, ({reason})::text AS reason FROM {stage} s WHERE {cond}"
-        for fld, cond, reason in kind.rules)
-    rows = (await session.execute(text(f"SELECT line, field, reason FROM ({union}) e ORDER BY line, field"),
-                                  params)).all()
+    clock = time.perf_counter()
+    await _create_references(session, centre_id)
+    # Each timestamp is checked and parsed once per row (OFFSET 0 keeps the planner from inlining the
+    # subquery into every rule that uses it); a NULL t_<column> means missing or not valid.
+    flags = "".join(f", CASE WHEN sla_is_timestamp(btrim(s.{c})) THEN btrim(s.{c})::timestamptz END AS t_{c}"
+                    for c in kind.timestamps)
+    checks = ",\n".join(f"(CASE WHEN {cond} THEN ({reason})::text END, '{fld}')" for fld, cond, reason in kind.rules)
+    rows = (await session.execute(text(
+        f"SELECT s.line, v.field, v.reason FROM (SELECT s.*{flags} FROM {stage} s OFFSET 0) s,\n"
+        f"LATERAL (VALUES {checks}) v(reason, field) WHERE v.reason IS NOT NULL ORDER BY s.line, v.field"),
+        params)).all()
     errors = [RowError(int(line) + line_offset, fld, reason) for line, fld, reason in rows]
     if errors:
         await session.execute(text(f"DELETE FROM {stage} WHERE line = ANY(:bad)"),
                               {"bad": sorted({int(r[0]) for r in rows})})
+    validated = time.perf_counter()
     pairs: set[tuple[uuid.UUID | None, date]] = set()
     if kind.name in PREVIOUS_DAYS:
         previous = (await session.execute(text(PREVIOUS_DAYS[kind.name].format(stage=stage)), params)).all()
@@ -339,9 +367,12 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
     report = IngestReport(total=total, stored=len(changed), errors=errors,
                           touched_days={d for _e, d in pairs})
     report.unchanged = total - report.rejected_lines - report.stored
+    upserted = time.perf_counter()
     if pairs:
         report.days_refreshed = await rollups.refresh(session, centre_id, pairs)
     await session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    report.timings = {"validacion": validated - clock, "upsert": upserted - validated,
+                      "resumenes": time.perf_counter() - upserted}
     return report
 
 
@@ -355,11 +386,15 @@ async def ingest_records(session: AsyncSession, *, centre_id: uuid.UUID, kind: K
                          records: Iterable[tuple], only_ruc: str | None = None) -> IngestReport:
     """Records are (line, value per column of ``kind``) tuples of text (None for a missing value)."""
     records = list(records)
+    clock = time.perf_counter()
     stage = await _create_stage(session, kind)
     if records:
         raw = await _raw_connection(session)
         await raw.copy_records_to_table(stage, records=records, columns=["line", *kind.columns])
-    return await _validate_and_store(session, kind, stage, centre_id, only_ruc, len(records))
+    copied = time.perf_counter() - clock
+    report = await _validate_and_store(session, kind, stage, centre_id, only_ruc, len(records))
+    report.timings["copy"] = copied
+    return report
 
 
 def _sniff_header(data: bytes) -> tuple[list[str], str, int]:
@@ -405,6 +440,7 @@ async def ingest_csv(session: AsyncSession, *, centre_id: uuid.UUID, kind: Kind,
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed("El archivo debe estar en UTF-8.", field="archivo") from None
+    clock = time.perf_counter()
     stage = await _create_stage(session, kind)
     total = 0
     if body.strip():
@@ -412,8 +448,11 @@ async def ingest_csv(session: AsyncSession, *, centre_id: uuid.UUID, kind: Kind,
         await raw.copy_to_table(stage, source=io.BytesIO(body), columns=columns, format="csv",
                                 delimiter=delimiter, header=False, encoding="utf-8")
         total = int((await session.execute(text(f"SELECT count(*) FROM {stage}"))).scalar_one())
+    copied = time.perf_counter() - clock
     # Identity values start at 1 for the first data row, which is line 2 of the file.
-    return await _validate_and_store(session, kind, stage, centre_id, only_ruc, total, line_offset=1)
+    report = await _validate_and_store(session, kind, stage, centre_id, only_ruc, total, line_offset=1)
+    report.timings["copy"] = copied
+    return report
 
 
 def events_to_records(events: list) -> tuple[dict[str, list[tuple]], list[RowError]]:

@@ -25,6 +25,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
     NavItem("/estados-de-cuenta", "Estados de cuenta", (ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)),
     NavItem("/costos", "Costos compartidos", ALL_PEOPLE),
+    NavItem("/ans", "ANS y cumplimiento", (ROLE_GESTOR, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)),
+    NavItem("/ans/alertas", "Alertas de ANS", (ROLE_GESTOR, ROLE_COORDINADOR)),
     NavItem("/auditoria", "Auditoría", ALL_PEOPLE),
     NavItem("/sgp/registros", "Solicitudes de registro", (ROLE_SUPERVISOR_SGP,)),
     NavItem("/sgp/cambios-entidad", "Cambios de datos de entidades", (ROLE_SUPERVISOR_SGP,)),

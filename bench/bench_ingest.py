@@ -1,0 +1,158 @@
+"""Benchmark of the ANS bulk ingest: a CSV of N attention records (50,000 by default) through the bulk path
+(COPY into a staging table, set-based validation, upsert, rollups), against a raw ``COPY`` of the same file
+into an unindexed table with the same columns, in the same run and database. Prints the times (best of
+three) and the throughput ratio (goal: ≥ 0.5× of raw COPY for COPY + validation + upsert); the rollup
+refresh (pure Python over every touched day) is reported separately.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_ingest.py [N]
+
+Creates and drops its own database (``mac_bench_ingest_<pid>``) on that server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import random
+import sys
+import time
+from datetime import date, datetime, time as dtime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from app.config import get_settings, psycopg_url, with_database  # noqa: E402
+from app.sla.calendar import LIMA  # noqa: E402
+
+RUC = "20295613620"
+
+
+def build_csv(n: int, seed: int = 3) -> bytes:
+    rng = random.Random(seed)
+    out = io.StringIO()
+    out.write("ticket,segmento,ruc_entidad,servicio,modulo,asesor,emitido,llamado,inicio,fin,resultado\n")
+    start = date(2025, 3, 3)
+    for i in range(n):
+        day = start + timedelta(days=(i // 2500) % 26)
+        if day.weekday() == 6:
+            day += timedelta(days=1)
+        issued = datetime.combine(day, dtime(8, 0), LIMA) + timedelta(seconds=rng.randint(0, 8 * 3600))
+        called = issued + timedelta(minutes=rng.uniform(1, 40))
+        ended = called + timedelta(minutes=rng.uniform(3, 20))
+        abandoned = rng.random() < 0.05
+        out.write(f"B{i:07d},1,{RUC},DNI,M{rng.randint(1, 20):02d},AS{rng.randint(1, 40)},{issued.isoformat()},"
+                  + (",,,abandonado\n" if abandoned else
+                     f"{called.isoformat()},{called.isoformat()},{ended.isoformat()},atendido\n"))
+    return out.getvalue().encode()
+
+
+async def setup(db):  # noqa: ANN001, ANN201
+    from app.db import TenantContext
+    from app.sla.models import ServiceLimitRow
+    from app.tenants.models import Centre, CentreModule, CentreOpeningHours, CentreService, Entity
+
+    async with db.transaction(TenantContext.system()) as s:
+        entity = Entity(ruc=RUC, name="RENIEC (benchmark)", short_name="RENIEC", kind="publica", level="nacional")
+        admin = Entity(ruc="20505703554", name="GR Callao (benchmark)", short_name="GRC", kind="publica",
+                       level="regional")
+        s.add_all([entity, admin])
+        await s.flush()
+        centre = Centre(code="BENCH", name="Centro de benchmark", channel="centro_mac", address="-", ubigeo="070101",
+                        administering_entity_id=admin.id)
+        s.add(centre)
+        await s.flush()
+        for d in range(6):
+            s.add(CentreOpeningHours(centre_id=centre.id, weekday=d, opens_at=dtime(8), closes_at=dtime(16, 45),
+                                     valid_from=date(2020, 1, 1)))
+        s.add_all(CentreModule(centre_id=centre.id, code=f"M{m:02d}") for m in range(1, 21))
+        s.add(CentreService(centre_id=centre.id, entity_id=entity.id, code="DNI", name="DNI"))
+        s.add(ServiceLimitRow(centre_id=centre.id, entity_id=entity.id, service_code="DNI", max_wait_minutes=20,
+                              max_attention_minutes=15, counts=True, valid_from=date(2020, 1, 1)))
+        return centre.id
+
+
+async def run(owner_url: str, n: int) -> None:
+    from app.db import Database, TenantContext
+    from app.sla import ingest
+
+    settings = get_settings()
+    db = Database(settings.runtime_url(), pool_size=2)
+    centre_id = await setup(db)
+    data = build_csv(n)
+    header_end = data.index(b"\n") + 1
+    columns = data[:header_end].decode().strip().split(",")
+
+    async def raw_copy() -> float:
+        with psycopg.connect(psycopg_url(owner_url), autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_raw")
+            conn.execute("CREATE TABLE bench_raw (ticket text, segmento smallint, ruc_entidad text, servicio text, "
+                         "modulo text, asesor text, emitido timestamptz, llamado timestamptz, inicio timestamptz, "
+                         "fin timestamptz, resultado text)")
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(f"COPY bench_raw ({', '.join(columns)}) FROM STDIN "
+                                                "WITH (FORMAT csv)") as copy:
+                copy.write(data[header_end:])
+            return time.perf_counter() - started
+
+    async def bulk(fresh: bool) -> tuple[float, dict, int]:
+        if fresh:
+            async with db.transaction(TenantContext.system()) as s:
+                from sqlalchemy import delete
+
+                from app.sla.models import DailyServiceRollup, TicketSegment
+
+                await s.execute(delete(TicketSegment))
+                await s.execute(delete(DailyServiceRollup))
+        started = time.perf_counter()
+        async with db.transaction(TenantContext.system()) as s:
+            report = await ingest.ingest_csv(s, centre_id=centre_id, kind=ingest.TICKETS, data=data)
+        return time.perf_counter() - started, report.timings, report.stored
+
+    raw_times = [await raw_copy() for _ in range(3)]
+    runs = [await bulk(True) for _ in range(3)]
+    resend = await bulk(False)
+    raw = min(raw_times)
+    best = min(runs, key=lambda r: r[0])
+    t = best[1]
+    path = t["copy"] + t["validacion"] + t["upsert"]
+    print(f"{n:,} filas de atención (CSV de {len(data) / 1e6:.1f} MB)")
+    print(f"  COPY crudo a una tabla sin índices ........ {raw:7.3f} s  ({n / raw:,.0f} filas/s)")
+    print(f"  ruta masiva: COPY a staging ............... {t['copy']:7.3f} s")
+    print(f"               validación por conjuntos ..... {t['validacion']:7.3f} s")
+    print(f"               upsert idempotente ........... {t['upsert']:7.3f} s")
+    print(f"               = COPY+validación+upsert ..... {path:7.3f} s  ({n / path:,.0f} filas/s)")
+    print(f"               resúmenes diarios (Python) ... {t['resumenes']:7.3f} s")
+    print(f"               total con resúmenes .......... {best[0]:7.3f} s  ({n / best[0]:,.0f} filas/s)")
+    print(f"  reenvío idéntico (nada cambia: {resend[2]} guardadas) {resend[0]:7.3f} s")
+    print(f"  RAZÓN de rendimiento (COPY crudo / ruta masiva sin resúmenes): {raw / path:.2f}×  (meta ≥ 0.5×)")
+    print(f"  RAZÓN de rendimiento incluyendo resúmenes:                    {raw / best[0]:.2f}×")
+    await db.dispose()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    server = os.environ.get("DATABASE_URL")
+    if not server:
+        sys.exit("Defina DATABASE_URL (servidor PostgreSQL con un rol que pueda crear bases de datos).")
+    name = f"mac_bench_ingest_{os.getpid()}"
+    with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    owner = with_database(server, name)
+    os.environ["DATABASE_URL"] = owner
+    get_settings.cache_clear()
+    try:
+        from app.database_setup import migrate
+
+        migrate(get_settings())
+        asyncio.run(run(owner, n))
+    finally:
+        with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()
