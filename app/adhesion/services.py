@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pyhanko.pdf_utils.reader import PdfFileReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -766,10 +766,13 @@ async def create_template_draft(caller: Caller) -> uuid.UUID:
     """A new draft version, starting from the latest version's text."""
     _require_admin(caller)
     async with get_database().transaction(caller.ctx()) as s:
-        latest = (await s.scalars(select(ClauseTemplate).order_by(ClauseTemplate.version.desc()).limit(1))).first()
-        template = ClauseTemplate(version=(latest.version + 1) if latest else 1,
-                                  title=latest.title if latest else "Cláusula de Adhesión",
-                                  body=latest.body if latest else "", status="borrador")
+        top = await s.scalar(select(func.max(ClauseTemplate.version))) or 0
+        # The text starts from the version in use (the published one), else from the latest version.
+        base = (await s.scalars(select(ClauseTemplate)
+                                .order_by((ClauseTemplate.status == "publicada").desc(), ClauseTemplate.version.desc())
+                                .limit(1))).first()
+        template = ClauseTemplate(version=top + 1, title=base.title if base else "Cláusula de Adhesión",
+                                  body=base.body if base else "", status="borrador")
         s.add(template)
         await s.flush()
         await audit.record(s, caller.ctx(), action="plantilla.crear", record_type="plantilla_clausula",

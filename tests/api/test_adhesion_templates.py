@@ -14,13 +14,15 @@ async def test_a_new_version_is_drafted_edited_published_and_then_frozen(world):
     template_id = await services.create_template_draft(admin)
     draft = await services.get_template(admin, template_id)
     assert draft.status == "borrador"
+    in_use = [t for t in await services.list_templates(admin) if t.status == "publicada"]
+    assert len(in_use) == 1 and draft.body == in_use[0].body  # it starts from the text in use
     with pytest.raises(ValidationFailed, match="desconocidos: ministro"):
         await services.update_template(admin, template_id, title=draft.title, body=draft.body + " {ministro}")
     await services.update_template(admin, template_id, title="Cláusula de Adhesión (2027)",
                                    body=draft.body + "\n\n## DÉCIMA · DISPOSICIÓN FINAL\n\nTexto nuevo de {entidad}.")
     await services.publish_template(admin, template_id)
     with pytest.raises(Conflict, match="no se modifica"):
-        await services.update_template(admin, template_id, title="Otro", body=draft.body)
+        await services.update_template(admin, template_id, title="Otro título", body=draft.body)
     published = [t for t in await services.list_templates(admin) if t.status == "publicada"]
     assert [t.id for t in published] == [template_id]
     # New adhesions use it and keep it.
