@@ -315,6 +315,21 @@ def _sgp_gate() -> None:
       END $$;
     CREATE TRIGGER adhesions_gate BEFORE INSERT OR UPDATE ON adhesions
       FOR EACH ROW EXECUTE FUNCTION adhesion_gate();
+
+    -- A published (or retired) clause text never changes: adhesions point at it.
+    CREATE FUNCTION clause_template_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF OLD.status <> 'borrador' AND (NEW.title IS DISTINCT FROM OLD.title OR NEW.body IS DISTINCT FROM OLD.body
+                                         OR NEW.version IS DISTINCT FROM OLD.version) THEN
+          RAISE EXCEPTION 'Una versión publicada de la cláusula no se modifica' USING ERRCODE = 'check_violation';
+        END IF;
+        IF OLD.status = 'retirada' AND NEW.status <> 'retirada' THEN
+          RAISE EXCEPTION 'Una versión retirada de la cláusula no vuelve a publicarse' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+      END $$;
+    CREATE TRIGGER clause_templates_frozen BEFORE UPDATE ON clause_templates
+      FOR EACH ROW EXECUTE FUNCTION clause_template_frozen();
     """)
 
 
@@ -348,6 +363,7 @@ def downgrade() -> None:
     op.execute("DROP POLICY IF EXISTS memberships_adhesion_definer ON memberships")
     op.execute("DROP TRIGGER IF EXISTS adhesions_gate ON adhesions")
     op.execute("DROP FUNCTION IF EXISTS adhesion_gate() CASCADE")
+    op.execute("DROP FUNCTION IF EXISTS clause_template_frozen() CASCADE")
     op.drop_index(op.f("ix_document_revisions_sha256"), table_name="document_revisions")
     op.drop_index(op.f("ix_document_revisions_entity_id"), table_name="document_revisions")
     op.drop_table("document_revisions")

@@ -55,3 +55,14 @@ async def test_the_template_pages_are_for_the_administrator(client, world):
     await sign_in_as(client, world.sgp, "administrador_plataforma")
     page = await client.get("/adhesiones/plantillas")
     assert page.status_code == 200 and "publicada" in page.text
+
+
+async def test_the_database_keeps_a_published_text_frozen_even_for_the_administrator(world, db):
+    from app.adhesion.models import ClauseTemplate
+
+    admin = caller(world.sgp, "administrador_plataforma")
+    published = [t for t in await services.list_templates(admin) if t.status == "publicada"][0]
+    with pytest.raises(Exception, match="no se modifica"):
+        async with db.transaction(admin.ctx()) as s:
+            (await s.get(ClauseTemplate, published.id)).body = "Otro texto"
+    assert (await services.get_template(admin, published.id)).body == published.body
