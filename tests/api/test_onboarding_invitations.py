@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.auth.passwords import hash_password
 from app.db import TenantContext
 from app.tenants.models import Entity, Membership, User
-from app.tenants.onboarding_models import Invitation, ProfileChangeRequest
+from app.tenants.onboarding_models import Invitation, OnboardingDocument, ProfileChangeRequest
 from tests.onboarding_support import designation_pdf, last_link, mails_to
 
 MANAGER_PASSWORD = "Gestor-Entidad-2026"
@@ -166,7 +166,13 @@ async def test_a_manager_cannot_touch_or_read_another_entitys_invitations_or_peo
     assert [(m.entity_id, m.role, m.is_active) for m in rows] == [(victim.entity.id, "finanzas", True)]
     page = await client.get("/entidad/usuarios")
     assert victim_email not in page.text and finance.email not in page.text
-    assert (await client.get(f"/entidad/documentos/{uuid.uuid4()}")).status_code == 404
+    async with db.transaction(TenantContext.system()) as s:
+        document = OnboardingDocument(entity_id=victim.entity.id, purpose="traspaso", filename="privado.pdf",
+                                      content_type="application/pdf", size_bytes=9, sha256="b" * 64,
+                                      content=b"%PDF-1.4\n")
+        s.add(document)
+    assert (await client.get(f"/entidad/documentos/{document.id}")).status_code == 404
+    assert (await client.get("/entidad/perfil")).text.count(victim.entity.name) == 0
 
 
 async def test_roles_change_and_a_deactivated_person_keeps_their_history(client, db, tenants):

@@ -294,3 +294,19 @@ async def test_an_upload_beyond_the_request_limit_gets_a_spanish_page(client):
     response = await submit_registration(client, document=huge)
     assert response.status_code == 413
     assert "supera el tamaño máximo permitido" in response.text
+
+
+async def test_a_follow_up_link_reaches_only_its_own_documents(client, db, settings):
+    from app.tenants.onboarding_models import OnboardingDocument
+
+    mine, theirs = registration_form(), registration_form()
+    await submit_registration(client, mine)
+    await submit_registration(client, theirs, document=designation_pdf("Documento ajeno"))
+    link = await last_link(db, settings, mine["applicant_email"], "/registro/solicitud/")
+    other = await request_by_ruc(db, theirs["ruc"])
+    async with db.transaction(TenantContext.system()) as s:
+        their_document = (await s.scalars(select(OnboardingDocument.id)
+                                          .where(OnboardingDocument.registration_id == other.id))).one()
+    assert (await client.get(f"{link}/documentos/{their_document}")).status_code == 404
+    page = await client.get(link)
+    assert theirs["entity_name"] not in page.text
