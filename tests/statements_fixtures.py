@@ -21,9 +21,9 @@ from app.db import TenantContext
 from tests.costsharing_fixtures import Scene
 
 
-async def published_period(scene: Scene, month: int = 3, *, extra=()) -> object:  # noqa: ANN001
+async def published_period(scene: Scene, month: int = 3, *, extra=(), publish: bool = True) -> object:  # noqa: ANN001
     """Rent, cleaning (mix key) and guidance (attentions) for A, B (joined on the 16th) and any ``extra``
-    tenants; 10 m² vacant, borne by the administering entity; computed and published."""
+    tenants; 10 m² vacant, borne by the administering entity; computed and (unless told) published."""
     c = scene.coordinator
     period = await cs.open_period(c, scene.admin.centre.id, scene.year, month)
     await cs.add_item(c, period.id, cs.ItemInput("alquiler", "Alquiler del local", "9000.00", "F001-123"))
@@ -39,6 +39,8 @@ async def published_period(scene: Scene, month: int = 3, *, extra=()) -> object:
                                                                       "1", str(100 + 7 * i)))
     await cs.set_vacancy(c, period.id, area_m2="10", modules="0", advisors="0")
     await cs.compute_period(c, period.id)
+    if not publish:
+        return period
     return await cs.publish_period(c, period.id, today=start + timedelta(days=40))
 
 
@@ -110,6 +112,34 @@ def pdfsig(pdf: bytes, tmp_path) -> str:  # noqa: ANN001
     path = tmp_path / "estado.pdf"
     path.write_bytes(pdf)
     return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False).stdout
+
+
+def start_worker(settings, data_dir) -> subprocess.Popen:  # noqa: ANN001
+    """`mac worker`'s function (relay + dramatiq worker + heartbeat) in a process of its own, on the test
+    database; stop it with SIGTERM (or kill it)."""
+    import os
+    import sys
+
+    from app.config import PROJECT_ROOT
+
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "DATA_DIR": str(data_dir)}
+    env.pop("BROKER_URL", None)
+    code = ("from app.config import get_settings; from app.worker.runner import run_worker; "
+            "run_worker(get_settings(), threads=1)")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    import signal
+
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ same function the CSV/XLSX headers and the web pages use for display.
 from __future__ import annotations
 
 import io
+import itertools
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.barcode import qrencoder
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
@@ -27,6 +27,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from app.billing_reports.statement import (
@@ -99,8 +100,16 @@ def _grid(rows: list[list], widths: list[float], *, numeric_from: int | None = N
     return t
 
 
+def _wrap(text: str, width: float, *, font: str = "Helvetica", size: float = 7.5) -> str:
+    """Plain text broken into lines that fit ``width`` (a table cell minus its padding). Plain strings in cells
+    are several times cheaper for reportlab than a Paragraph per cell, and the tables are most of a statement."""
+    lines: list[str] = []
+    for part in str(text).split("\n"):
+        lines.extend(simpleSplit(part, font, size, width - 6) or [""])
+    return "\n".join(lines)
+
+
 def _header(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
-    p = lambda text: Paragraph(text, st["cell"])  # noqa: E731
     story: list = [
         Paragraph("ESTADO DE CUENTA DE COSTOS COMUNES", st["title"]),
         Paragraph(f"Centro de Mejor Atención al Ciudadano · {escape(data.centre_name)}", st["subtitle"]),
@@ -108,21 +117,24 @@ def _header(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
     if data.demo:
         story.append(Paragraph("DOCUMENTO DE DEMOSTRACIÓN: datos ficticios y sello de demostración; "
                                "sin valor legal.", st["notice"]))
+    widths = [38 * mm, 72 * mm, 30 * mm, 38 * mm]
+    status = data.status_label + (" (periodo publicado; puede variar)" if data.status == STATUS_PRELIMINAR
+                                  else " (periodo cerrado)")
     rows = [
-        [p("<b>N.º de estado de cuenta</b>"), p(escape(data.number)), p("<b>Fecha de emisión</b>"),
-         p(fecha_larga(data.issued_on))],
-        [p("<b>Periodo</b>"), p(f"{data.period_label} ({fecha_corta(data.period_start)} al "
-                                f"{fecha_corta(data.period_end)})"),
-         p("<b>Estado</b>"), p(f"<b>{data.status_label}</b>"
-                               + (" (periodo publicado; puede variar)" if data.status == STATUS_PRELIMINAR
-                                  else " (periodo cerrado)"))],
-        [p("<b>Centro MAC</b>"), p(escape(data.centre_name)), p("<b>Versión</b>"), p(str(data.version))],
-        [p("<b>Entidad administradora</b>"), p(escape(data.administering.name)), p("<b>RUC</b>"),
-         p(data.administering.ruc)],
-        [p("<b>Entidad participante</b>"), p(escape(data.participant.name)), p("<b>RUC</b>"),
-         p(data.participant.ruc)],
+        ["N.º de estado de cuenta", data.number, "Fecha de emisión", fecha_larga(data.issued_on)],
+        ["Periodo", f"{data.period_label} ({fecha_corta(data.period_start)} al {fecha_corta(data.period_end)})",
+         "Estado", status],
+        ["Centro MAC", data.centre_name, "Versión", str(data.version)],
+        ["Entidad administradora", data.administering.name, "RUC", data.administering.ruc],
+        ["Entidad participante", data.participant.name, "RUC", data.participant.ruc],
     ]
-    story.append(_grid(rows, [38 * mm, 72 * mm, 30 * mm, 38 * mm], header=False))
+    rows = [[_wrap(v, w, font="Helvetica-Bold" if i % 2 == 0 else "Helvetica") for i, (v, w) in
+             enumerate(zip(row, widths, strict=True))] for row in rows]
+    table = _grid(rows, widths, header=False)
+    table.setStyle(TableStyle([("FONT", (0, 0), (0, -1), "Helvetica-Bold", 7.5),
+                               ("FONT", (2, 0), (2, -1), "Helvetica-Bold", 7.5),
+                               ("FONT", (3, 1), (3, 1), "Helvetica-Bold", 7.5)]))
+    story.append(table)
     if data.replaces:
         story += [Spacer(1, 3), Paragraph(
             f"Este estado de cuenta <b>reemplaza</b> al N.º {escape(data.replaces.number)}. "
@@ -209,12 +221,12 @@ def _charts(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
 
 
 def _line_row(line: StatementLine, st: dict[str, ParagraphStyle]) -> list:
-    item = escape(line.item)
+    item = line.item
     if line.document_ref:
-        item += f"<br/><font color='#666666'>Doc.: {escape(line.document_ref)}</font>"
+        item += f"\nDoc.: {line.document_ref}"
     if line.adjustment_ref:
-        item += f"<br/><font color='#666666'>Corrige: {escape(line.adjustment_ref)}</font>"
-    return [Paragraph(item, st["cell"]), Paragraph(escape(line.key), st["cell"]),
+        item += f"\nCorrige: {line.adjustment_ref}"
+    return [_wrap(item, TABLE_WIDTHS[0]), _wrap(line.key, TABLE_WIDTHS[1]),
             number(line.quantity, 4 if line.quantity is not None and line.quantity % 1 else 2),
             number(line.total_quantity, 4 if line.total_quantity is not None and line.total_quantity % 1 else 2),
             percentage(line.percentage), soles(line.amount)]
@@ -252,7 +264,7 @@ def _appendix(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
         parts: list = [head]
         if line.steps:
             rows = [["Clave", "Peso", "Valor registrado", "Días vigentes", "Cantidad", "Total", "Fracción"]]
-            rows += [[Paragraph(escape(s.key), st["cell"]), s.weight, s.driver, s.days, s.quantity, s.total,
+            rows += [[_wrap(s.key, 34 * mm), s.weight, s.driver, s.days, s.quantity, s.total,
                       s.fraction] for s in line.steps]
             parts.append(_grid(rows, [34 * mm, 14 * mm, 24 * mm, 24 * mm, 28 * mm, 28 * mm, 26 * mm],
                                numeric_from=1))
@@ -264,8 +276,28 @@ def _appendix(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
             rounding = f" Corrige: {escape(line.adjustment_ref)}."
         parts.append(Paragraph(f"Participación {percentage(line.percentage)}; importe cargado "
                                f"<b>{soles(line.amount)}</b>.{rounding}", st["p"]))
-        story.append(KeepTogether(parts))
+        story.extend(parts)  # no KeepTogether: re-wrapping every item for it cost more than the layout itself
     return story
+
+
+def _draw_qr(canvas: rl_canvas.Canvas, value: str, size: float, border: int = 2) -> None:
+    """A QR code (level M, reportlab's encoder and its best mask) drawn as one filled path of dark runs:
+    the same symbol as reportlab's QrCodeWidget, without building a graphics shape per module."""
+    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    code.addData(value)
+    code.make()
+    count = code.getModuleCount()
+    box = size / (count + 2 * border)
+    path = canvas.beginPath()
+    for r, row in enumerate(code.modules):
+        c = 0
+        for dark, run in itertools.groupby(row):
+            n = len(list(run))
+            if dark:
+                path.rect((c + border) * box, size - (r + border + 1) * box, n * box, box)
+            c += n
+    canvas.setFillColor(colors.black)
+    canvas.drawPath(path, stroke=0, fill=1)
 
 
 class _Canvas(rl_canvas.Canvas):
@@ -275,6 +307,7 @@ class _Canvas(rl_canvas.Canvas):
         super().__init__(*args, **kwargs)
         self._statement = statement
         self._pages: list[dict] = []
+        self._qr_form = {"defined": False}  # shared by the saved page states (shallow copies)
 
     def showPage(self) -> None:  # noqa: N802
         self._pages.append(dict(self.__dict__))
@@ -317,12 +350,16 @@ class _Canvas(rl_canvas.Canvas):
                                                "(PAdES). Ley N.º 27269.")
         self.setFont("Helvetica-Bold", 8)
         self.drawRightString(PAGE_W - MARGIN - 24 * mm, FOOTER_H - 10, f"Página {page_number} de {total}")
-        qr = QrCodeWidget(s.verification_url or s.verification_code or s.number)
-        x1, y1, x2, y2 = qr.getBounds()
         size = 21 * mm
-        drawing = Drawing(size, size, transform=[size / (x2 - x1), 0, 0, size / (y2 - y1), 0, 0])
-        drawing.add(qr)
-        renderPDF.draw(drawing, self, PAGE_W - MARGIN - size, 3 * mm)
+        if not self._qr_form["defined"]:  # the QR is the same on every page: drawn once, placed on each page
+            self.beginForm("codigo_qr")
+            _draw_qr(self, s.verification_url or s.verification_code or s.number, size)
+            self.endForm()
+            self._qr_form["defined"] = True
+        self.saveState()
+        self.translate(PAGE_W - MARGIN - size, 3 * mm)
+        self.doForm("codigo_qr")
+        self.restoreState()
         self.restoreState()
 
 
@@ -339,4 +376,41 @@ def render_statement(data: StatementData) -> bytes:
                             keywords=f"codigo-verificacion:{data.verification_code}", creator="Plataforma MAC",
                             invariant=1)
     doc.build(story, canvasmaker=lambda *a, **k: _Canvas(*a, statement=data, **k))
+    return buffer.getvalue()
+
+
+def render_consolidated(statements: list[StatementData], *, title: str, subtitle: str, issued_on) -> bytes:  # noqa: ANN001
+    """The consolidated statement (several centres, a month or a year): one row per statement with its
+    summary, and the grand total. Informative: each statement it lists is the signed document."""
+    st = _styles()
+    story: list = [Paragraph("ESTADO DE CUENTA CONSOLIDADO", st["title"]),
+                   Paragraph(f"{escape(title)}<br/>{escape(subtitle)} · Emitido el {fecha_larga(issued_on)}",
+                             st["subtitle"])]
+    rows: list[list] = [["Periodo", "Centro", "Entidad (RUC)", "N.º", "Costos comunes", "Tarifa", "Ajustes",
+                         "Total"]]
+    grand = {"c": Decimal("0.00"), "f": Decimal("0.00"), "a": Decimal("0.00"), "t": Decimal("0.00")}
+    for s in statements:
+        t = totals(s.lines)
+        grand["c"] += t.common_costs
+        grand["f"] += t.fee
+        grand["a"] += t.adjustments
+        grand["t"] += t.total
+        rows.append([s.period_label, Paragraph(escape(s.centre_name), st["cell"]),
+                     Paragraph(f"{escape(s.participant.name)} ({s.participant.ruc})", st["cell"]),
+                     Paragraph(f"{escape(s.number)} · {s.status_label.lower()}", st["cell"]),
+                     soles(t.common_costs), soles(t.fee), soles(t.adjustments), soles(t.total)])
+    rows.append(["TOTAL", "", "", f"{len(statements)} estado(s)", soles(grand["c"]), soles(grand["f"]),
+                 soles(grand["a"]), soles(grand["t"])])
+    story += [Paragraph("RESUMEN POR ESTADO DE CUENTA", st["h"]),
+              _grid(rows, [17 * mm, 24 * mm, 36 * mm, 33 * mm, 20 * mm, 16 * mm, 15 * mm, 20 * mm],
+                    numeric_from=4, total_row=True),
+              Spacer(1, 6),
+              Paragraph("Documento informativo. Cada estado de cuenta listado es un documento firmado "
+                        "digitalmente con su propio código de verificación; el detalle de cada importe y su "
+                        "derivación están en él.", st["p"])]
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=MARGIN, title="Estado de cuenta consolidado", author="Plataforma MAC",
+                            creator="Plataforma MAC", invariant=1)
+    doc.build(story)
     return buffer.getvalue()

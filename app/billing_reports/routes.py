@@ -12,7 +12,7 @@ answers 404, exactly as an id that does not exist.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -26,9 +26,10 @@ from app.auth.actor import client_ip, get_actor
 from app.auth.guards import requires_role
 from app.billing_reports import exports, services
 from app.billing_reports.generation import MEDIA_TYPES
+from app.billing_reports.pdf import render_consolidated
 from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_SUPERVISOR_SGP, TenantContext
 from app.errors import DomainError, NotFound, ValidationFailed
-from app.web.page import Page
+from app.web.page import LIMA, Page
 
 READERS = [requires_role(ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)]
 COORDINATOR = [requires_role(ROLE_COORDINADOR)]
@@ -86,7 +87,7 @@ class StatementsController(Controller):
                            formato: str = "html", entidad: str | None = None,
                            centro: str | None = None) -> Page | Response:
         ctx = _ctx(request)
-        year = _int(anio, "anio") or date.today().year
+        year = _int(anio, "anio") or datetime.now(LIMA).year
         month = _int(mes, "mes")
         data = await services.consolidated(ctx, year=year, month=month, entity_id=_uuid(entidad, "entidad"),
                                            centre_id=_uuid(centro, "centro"))
@@ -95,8 +96,14 @@ class StatementsController(Controller):
             return _download(f"{stem}.csv", MEDIA_TYPES["csv"], exports.to_csv(data.statements))
         if formato == "xlsx":
             return _download(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], exports.to_xlsx(data.statements))
+        if formato == "pdf":
+            names = sorted({s.participant.name for s in data.statements})
+            pdf = render_consolidated(data.statements, title=", ".join(names) if len(names) <= 2 else
+                                      f"{len(names)} entidades", subtitle=data.label,
+                                      issued_on=datetime.now(LIMA).date())
+            return _download(f"{stem}.pdf", MEDIA_TYPES["pdf"], pdf)
         if formato != "html":
-            raise NotFound("Formato no disponible: use html, csv o xlsx.")
+            raise NotFound("Formato no disponible: use html, pdf, csv o xlsx.")
         return Page("billing_reports/consolidated.html", context={
             "data": data, "anio": year, "mes": month or "", "entidad": entidad or "", "centro": centro or ""})
 

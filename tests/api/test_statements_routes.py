@@ -18,7 +18,13 @@ from app.billing_reports.jobs import generate_statement_job
 from app.billing_reports.models import StatementBatchItem
 from app.db import TenantContext
 from tests.costsharing_fixtures import make_scene
-from tests.statements_fixtures import clean_outbox, current_statements, files_of, published_period  # noqa: F401
+from tests.statements_fixtures import (  # noqa: F401
+    clean_outbox,
+    current_statements,
+    files_of,
+    pdf_text,
+    published_period,
+)
 from tests.worker_fixtures import runtime, worker_settings  # noqa: F401
 
 PASSWORD = "Estados-de-cuenta-2026"
@@ -117,3 +123,7 @@ async def test_the_sgp_exports_the_consolidated_statement_across_entities(client
     col = rows[0].index("Importe (S/)")
     assert {row[0] for row in rows[1:-1]} == {scene.a.entity.ruc, scene.b.entity.ruc, scene.admin.entity.ruc}
     assert sum(Decimal(row[col]) for row in rows[1:-1]) == Decimal(rows[-1][col]) == Decimal("12700.35")
+    pdf = await client.get(f"/estados-de-cuenta/consolidado?anio={scene.year}&centro={scene.admin.centre.id}"
+                           "&formato=pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "S/ 12,700.35" in pdf_text(pdf.content)

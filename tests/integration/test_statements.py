@@ -270,3 +270,22 @@ async def test_a_period_that_is_not_published_has_no_statements(db, scene):  # n
     async with db.transaction(TenantContext.system()) as s:
         assert await s.scalar(select(func.count()).select_from(StatementBatch).where(
             StatementBatch.period_id == period.id)) == 0
+
+
+async def test_watching_a_batch_asks_the_reconciler_once_when_a_statement_waits_too_long(db, scene):  # noqa: F811
+    period = await published_period(scene)
+    batch = await svc.start_batch(scene.coordinator, period.id)
+    assert not await svc.nudge_overdue(scene.coordinator, batch.id)  # just queued: nothing overdue
+
+    async def reconcile_requests() -> int:
+        async with db.transaction(TenantContext.system()) as s:
+            return await s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.actor_name == "reconcile_statements", OutboxMessage.entity_id == scene.admin.entity.id))
+
+    async with db.transaction(TenantContext.system()) as s:  # the worker died ten minutes ago
+        await s.execute(update(StatementBatchItem).where(StatementBatchItem.batch_id == batch.id)
+                        .values(enqueued_at=func.now() - timedelta(minutes=10)))
+    assert not await svc.nudge_overdue(scene.a.ctx("finanzas"), batch.id)  # only the coordinator's page asks
+    assert await svc.nudge_overdue(scene.coordinator, batch.id)
+    assert not await svc.nudge_overdue(scene.coordinator, batch.id)  # at most once per STALE_AFTER
+    assert await reconcile_requests() == 1

@@ -6,10 +6,7 @@ exactly once: one current statement per entity, three files each, nothing duplic
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,24 +15,20 @@ from sqlalchemy import func, select
 from app.billing_reports import services as svc
 from app.billing_reports.jobs import generate_statement_job, reconcile_statements_job
 from app.billing_reports.models import Statement, StatementFile
-from app.config import PROJECT_ROOT
 from app.db import TenantContext
 from app.worker.outbox import enqueue_in_transaction
 from tests.costsharing_fixtures import make_scene
-from tests.statements_fixtures import all_statements, clean_outbox, published_period  # noqa: F401
+from tests.statements_fixtures import (  # noqa: F401
+    all_statements,
+    clean_outbox,
+    published_period,
+    start_worker,
+    stop_worker,
+)
 from tests.worker_fixtures import quiet_outbox, runtime, wait_until, worker_settings  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("quiet_outbox", "clean_outbox")
 PARTICIPANTS = 14  # with A, B and the administering entity: 17 statements, several seconds of work
-
-
-def start_worker(settings, data_dir) -> subprocess.Popen:  # noqa: ANN001
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "DATA_DIR": str(data_dir)}
-    env.pop("BROKER_URL", None)
-    code = ("from app.config import get_settings; from app.worker.runner import run_worker; "
-            "run_worker(get_settings(), threads=1)")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 async def counts(db, period_id) -> tuple[int, int, int]:  # noqa: ANN001
@@ -99,12 +92,7 @@ async def test_killing_the_worker_mid_batch_loses_nothing_and_duplicates_nothing
             assert time.monotonic() < deadline, f"only {(await counts(db, period.id))[0]} of {expected}"
             await asyncio.sleep(0.1)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
 
     statements = await all_statements(db, period.id)
     assert len(statements) == expected  # one per entity: no second version, no duplicate

@@ -178,3 +178,28 @@ def test_the_xlsx_stores_numbers_as_numbers_with_the_same_rows_and_totals_as_the
         t = totals(s.lines)
         assert [Decimal(str(v)) for v in row[7:]] == [t.common_costs, t.fee, t.adjustments, t.total]
     assert Decimal(str(detail[-1][amount])) == sum(totals(s.lines).total for s in statements)
+
+
+def test_the_consolidated_pdf_lists_each_statement_and_the_grand_total_of_the_csv():
+    from app.billing_reports.pdf import render_consolidated
+
+    result = sample_allocation()
+    statements = [sample_statement(p, result=result) for p in (RENIEC, SUNAT, SIS)]
+    text = pdf_text(render_consolidated(statements, title="Tres entidades", subtitle="Octubre 2026",
+                                        issued_on=date(2026, 11, 5)))
+    for s in statements:
+        assert s.number in text.replace("\n", "")
+        assert soles(totals(s.lines).total) in text
+    total = re.search(r"(S/ [\d,]+\.\d{2})\s*$", text.split("Documento informativo")[0].strip())
+    assert money(total.group(1)) == exports.grand_total(statements) == sum(totals(s.lines).total for s in statements)
+
+
+def test_the_fee_for_use_of_premises_is_the_monthly_fee_prorated_by_the_days_in_force_half_up():
+    from app.billing_reports.generation import fee_line
+
+    whole = fee_line(Decimal("1500.00"), date(2026, 1, 1), None, date(2026, 10, 1), date(2026, 10, 31), "ADH-1")
+    assert (whole.amount, whole.quantity, whole.total_quantity, whole.kind) == (Decimal("1500.00"), 31, 31, "tarifa")
+    # From 11 October: 21 of 31 days, 1500 × 21 / 31 = 1016.129… → 1016.13.
+    joiner = fee_line(Decimal("1500.00"), date(2026, 10, 11), None, date(2026, 10, 1), date(2026, 10, 31), "ADH-2")
+    assert joiner.amount == Decimal("1016.13") and joiner.steps[0].days == "21 de 31"
+    assert "prorrateada" in joiner.key and joiner.exact.startswith("1016.129032")
