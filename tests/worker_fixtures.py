@@ -142,18 +142,31 @@ async def flush_outbox(db: Database, settings: Settings) -> int:
     from app.worker.outbox import relay_once
 
     runtime = WorkerRuntime(settings)
-    broker = make_test_broker(settings.model_copy(update={"broker_url": None}), runtime,
-                              f"flush{os.getpid()}_{uuid.uuid4().hex[:8]}_")
+    prefix = f"flush{os.getpid()}_{uuid.uuid4().hex[:8]}_"
+    broker = make_test_broker(settings.model_copy(update={"broker_url": None}), runtime, prefix)
     relayed = 0
     try:
         with running_worker(broker) as worker:
             while sent := await relay_once(db, broker):
                 relayed += sent
+            # worker.join() only knows messages its consumers already fetched; wait until the broker's table
+            # holds nothing due on these queues (acknowledged messages are deleted), then join.
+            await wait_until(lambda: _pending_in_postgres_broker(settings, prefix) == 0, timeout=30.0,
+                             what="the flushed messages to be consumed")
             await asyncio.to_thread(worker.join)
     finally:
         broker.close()
         runtime.dispose()
     return relayed
+
+
+def _pending_in_postgres_broker(settings: Settings, queue_prefix: str) -> int:
+    """Messages of these queues still waiting or in progress (delayed retries due later are not waited for)."""
+    with psycopg.connect(psycopg_url(settings.runtime_url())) as conn:
+        conn.execute("SELECT set_config('app.role', 'sistema', false)")
+        return conn.execute(
+            "SELECT count(*) FROM dramatiq.queue WHERE queue_name LIKE %s AND state IN ('queued', 'consumed')"
+            " AND available_at <= now()", (queue_prefix + "%",)).fetchone()[0]
 
 
 # --- Waiting and looking --------------------------------------------------------------------------------------
