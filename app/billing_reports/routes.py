@@ -104,8 +104,13 @@ class StatementsController(Controller):
             return _download(f"{stem}.pdf", MEDIA_TYPES["pdf"], pdf)
         if formato != "html":
             raise NotFound("Formato no disponible: use html, pdf, csv o xlsx.")
+        # What the caller can filter by: the centres and entities of the statements it may see that year.
+        everything = await services.list_statements(ctx, year=year, current_only=True)
+        centres = sorted({(str(r.statement.centre_id), r.centre_name) for r in everything}, key=lambda c: c[1])
+        entities = sorted({(str(r.statement.entity_id), r.entity_name) for r in everything}, key=lambda e: e[1])
         return Page("billing_reports/consolidated.html", context={
-            "data": data, "anio": year, "mes": month or "", "entidad": entidad or "", "centro": centro or ""})
+            "data": data, "anio": year, "mes": month or "", "entidad": entidad or "", "centro": centro or "",
+            "centres": centres, "entities": entities})
 
     @get("/{statement_id:uuid}", name="statements:detail")
     async def detail(self, request: Request, statement_id: uuid.UUID) -> Page:

@@ -117,6 +117,10 @@ async def test_the_sgp_exports_the_consolidated_statement_across_entities(client
     await client.login(scene.sgp.users["supervisor_sgp"].email, PASSWORD)
     page = await client.get(f"/estados-de-cuenta/consolidado?anio={scene.year}&centro={scene.admin.centre.id}")
     assert page.status_code == 200 and "S/ 12,700.35" in page.text
+    for entity in (scene.a.entity, scene.b.entity, scene.admin.entity):  # the SGP can narrow it to one entity
+        assert f'<option value="{entity.id}"' in page.text
+    only_b = await client.get(f"/estados-de-cuenta/consolidado?anio={scene.year}&entidad={scene.b.entity.id}")
+    assert scene.b.entity.name in only_b.text and scene.a.entity.ruc not in only_b.text
     r = await client.get(f"/estados-de-cuenta/consolidado?anio={scene.year}&mes=3&centro={scene.admin.centre.id}"
                          "&formato=csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
