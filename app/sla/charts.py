@@ -35,7 +35,7 @@ def trend_svg(points: list[tuple[date, Decimal | None]], *, title: str, target: 
              f'xmlns="http://www.w3.org/2000/svg"><title id="t-{id(points)}">{escape(title)}</title>']
     for frac in (Decimal(0), Decimal("0.5"), Decimal(1)):
         gy = y(top * frac)
-        label = _pct(top * frac) if ratio else f"{(top * frac).quantize(Decimal('1'))}"
+        label = f"{int(top * frac * 100)} %" if ratio else f"{(top * frac).quantize(Decimal('1'))}"
         parts.append(f'<line x1="{LEFT}" y1="{gy:.1f}" x2="{WIDTH - RIGHT}" y2="{gy:.1f}" class="eje"/>'
                      f'<text x="{LEFT - 4}" y="{gy + 4:.1f}" text-anchor="end" class="etiqueta">{label}</text>')
     if target is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -33,16 +32,9 @@ def cmd_compliance(args: argparse.Namespace) -> int:
 
 
 def _run(coro_factory):  # noqa: ANN001, ANN202
-    from app.cli import _runtime_database
+    from app.cli import run_with_database
 
-    async def main():  # noqa: ANN202
-        db = _runtime_database()
-        try:
-            return await coro_factory(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
+    return run_with_database(coro_factory)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

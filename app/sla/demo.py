@@ -53,21 +53,23 @@ def _months(today: date) -> tuple[date, date]:
     return first, today
 
 
-async def load_demo(db: Database) -> list[str]:
+async def load_demo(db: Database, volumes: dict[str, int] | None = None) -> list[str]:
+    """Load the synthetic data once; ``volumes`` (centre code → attentions a month) overrides the defaults."""
+    volumes = volumes or VOLUMES
     started = clock.monotonic()
     ctx = TenantContext.system()
     async with db.transaction(ctx) as s:
         await s.execute(text("SELECT pg_advisory_xact_lock(hashtext('plataforma-mac:demo-sla'))"))
         if await s.scalar(select(ImportBatch.id).where(ImportBatch.filename == MARKER).limit(1)):
             return ["ANS: los datos sintéticos de atención ya estaban cargados."]
-        centres = {c.code: c for c in (await s.scalars(select(Centre).where(Centre.code.in_(VOLUMES)))).all()}
+        centres = {c.code: c for c in (await s.scalars(select(Centre).where(Centre.code.in_(volumes)))).all()}
     if not centres:
         return ["ANS: no hay centros de demostración; se omiten los datos sintéticos."]
     today = datetime.now(LIMA).date()
     start, end = _months(today)
     rng = random.Random(SEED)
     lines, total = [], 0
-    for code, monthly in VOLUMES.items():
+    for code, monthly in volumes.items():
         centre = centres.get(code)
         if centre is None:
             continue
@@ -75,7 +77,7 @@ async def load_demo(db: Database) -> list[str]:
             count = await _load_centre(s, ctx, centre, monthly, start, end, rng)
         total += count
         lines.append(f"  {centre.name}: {count:,} atenciones sintéticas".replace(",", "."))
-    for code in VOLUMES:
+    for code in volumes:
         if code in centres:
             month = start
             while month < today.replace(day=1):

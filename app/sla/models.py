@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.adhesion import models as _adhesion_models  # noqa: F401  (sla_ans.adhesion_id references adhesions)
 from app.db import Base, TimestampMixin, new_id
 
 OUTCOME_CHECK = "outcome IN ('attended', 'abandoned', 'transferred')"
@@ -101,7 +102,10 @@ class ModuleAssignment(TimestampMixin, Base):
 
 class Ans(TimestampMixin, Base):
     """The ANS annex of an entity's adhesion to a centre: proposed by the coordinator, binding once the
-    entity's manager accepts it. A newer accepted ANS for the same pair supersedes the previous one."""
+    entity's manager accepts it. A newer accepted ANS for the same pair supersedes the previous one.
+
+    It is keyed by the (entity, centre) pair that the adhesion is about, and points to the adhesion itself
+    (``adhesion_id``) when one exists for the pair when the ANS is proposed."""
 
     __tablename__ = "sla_ans"
     __table_args__ = (
@@ -113,6 +117,7 @@ class Ans(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"))
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), index=True)
+    adhesion_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("adhesions.id"), index=True)
     state: Mapped[str] = mapped_column(String(12), default="propuesto")
     valid_from: Mapped[date] = mapped_column(Date)
     tolerance_minutes: Mapped[int] = mapped_column(SmallInteger, default=15)

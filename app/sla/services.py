@@ -211,6 +211,11 @@ async def dashboard(db: Database, actor: Actor, *, ip: str | None, centre_id: uu
         centres = await centres_for(s, actor)
         if not centres:
             return None
+        if centre_id is None and actor.role not in (ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN):
+            # A manager lands on a centre where its entity has an accepted ANS, if any.
+            centre_id = await s.scalar(select(Ans.centre_id).join(Centre, Centre.id == Ans.centre_id)
+                                       .where(Ans.entity_id == actor.entity_id, Ans.state == "aceptado")
+                                       .order_by(Centre.name).limit(1))
         centre = next((c for c in centres if c.id == centre_id), None) if centre_id else centres[0]
         if centre is None:
             raise NotFound("El centro no existe o no tiene acceso a él.")
@@ -651,6 +656,16 @@ async def list_ans(db: Database, actor: Actor, *, ip: str | None, centre_id: uui
     return [AnsView(a, sorted(targets[a.id], key=lambda t: order[t.indicator]), c, e) for a, c, e in rows]
 
 
+async def current_adhesion(session: AsyncSession, centre_id: uuid.UUID, entity_id: uuid.UUID) -> uuid.UUID | None:
+    """The pair's latest adhesion that is not finished (the ANS is its annex), if any."""
+    from app.adhesion.models import Adhesion
+    from app.adhesion.states import FINAL
+
+    return await session.scalar(select(Adhesion.id).where(
+        Adhesion.centre_id == centre_id, Adhesion.entity_id == entity_id, Adhesion.state.not_in(FINAL))
+        .order_by(Adhesion.created_at.desc()).limit(1))
+
+
 def parse_targets(form: dict) -> list[tuple[str, str, Decimal, int]]:
     """Targets from the proposal form: for each indicator, meta_<i>, comparacion_<i>, muestra_<i>."""
     targets = []
@@ -693,6 +708,7 @@ async def propose_ans(db: Database, actor: Actor, *, ip: str | None, centre_id: 
         await s.execute(update(Ans).where(Ans.centre_id == centre_id, Ans.entity_id == entity_id,
                                           Ans.state == "propuesto").values(state="retirado"))
         ans = Ans(centre_id=centre_id, entity_id=entity_id, state="propuesto", valid_from=valid_from,
+                  adhesion_id=await current_adhesion(s, centre_id, entity_id),
                   tolerance_minutes=tolerance, proposed_by=actor.user_id,
                   notes=str(form.get("notas") or "")[:2000])
         s.add(ans)

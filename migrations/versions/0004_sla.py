@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('centre_id', sa.Uuid(), nullable=False),
     sa.Column('entity_id', sa.Uuid(), nullable=False),
+    sa.Column('adhesion_id', sa.Uuid(), nullable=True),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('valid_from', sa.Date(), nullable=False),
     sa.Column('tolerance_minutes', sa.SmallInteger(), nullable=False),
@@ -78,12 +79,14 @@ def upgrade() -> None:
     sa.CheckConstraint("state IN ('propuesto', 'aceptado', 'reemplazado', 'retirado')", name=op.f('ck_sla_ans_state')),
     sa.CheckConstraint('tolerance_minutes BETWEEN 0 AND 120', name=op.f('ck_sla_ans_tolerance')),
     sa.ForeignKeyConstraint(['accepted_by'], ['users.id'], name=op.f('fk_sla_ans_accepted_by_users')),
+    sa.ForeignKeyConstraint(['adhesion_id'], ['adhesions.id'], name=op.f('fk_sla_ans_adhesion_id_adhesions')),
     sa.ForeignKeyConstraint(['centre_id'], ['centres.id'], name=op.f('fk_sla_ans_centre_id_centres'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['entity_id'], ['entities.id'], name=op.f('fk_sla_ans_entity_id_entities')),
     sa.ForeignKeyConstraint(['proposed_by'], ['users.id'], name=op.f('fk_sla_ans_proposed_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_ans'))
     )
     op.create_index(op.f('ix_sla_ans_entity_id'), 'sla_ans', ['entity_id'], unique=False)
+    op.create_index(op.f('ix_sla_ans_adhesion_id'), 'sla_ans', ['adhesion_id'], unique=False)
     op.create_index('ix_sla_ans_pair', 'sla_ans', ['centre_id', 'entity_id'], unique=False)
     op.create_table('sla_centre_closures',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -474,6 +477,7 @@ def downgrade() -> None:
     op.drop_table('sla_clock_ins')
     op.drop_table('sla_centre_closures')
     op.drop_index('ix_sla_ans_pair', table_name='sla_ans')
+    op.drop_index(op.f('ix_sla_ans_adhesion_id'), table_name='sla_ans')
     op.drop_index(op.f('ix_sla_ans_entity_id'), table_name='sla_ans')
     op.drop_table('sla_ans')
     op.drop_index(op.f('ix_sla_alerts_entity_id'), table_name='sla_alerts')

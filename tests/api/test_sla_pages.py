@@ -214,3 +214,32 @@ async def test_the_sgp_ranks_every_centre_and_entity(client, world, tenants):
     assert [name for _n, name in rows] == [world.reniec.entity.short_name, world.sunat.entity.short_name]
     filtered = await client.get(f"/ans/ranking?centro={world.centre_id}&indicador=espera&estado=no_cumple")
     assert world.reniec.entity.short_name in filtered.text and world.sunat.entity.short_name not in filtered.text
+
+
+async def test_an_ans_proposed_for_a_pair_with_an_adhesion_is_its_annex(client, world, db):
+    from datetime import date as _date
+
+    from app.adhesion.models import Adhesion, ClauseTemplate
+    from app.sla.models import Ans
+
+    async with db.transaction(TenantContext.system()) as s:
+        import random
+        import uuid as _uuid
+
+        template = ClauseTemplate(version=random.randint(10_000, 10**9), title="Cláusula", body="Texto",
+                                  status="publicada")
+        s.add(template)
+        await s.flush()
+        adhesion = Adhesion(entity_id=world.sunat.entity.id, centre_id=world.centre_id, template_id=template.id,
+                            state="borrador", draft_code=f"B-{_uuid.uuid4().hex[:12]}",
+                            start_date=_date(2025, 1, 1))
+        s.add(adhesion)
+    await login(client, world, "coordinador")
+    r = await client.submit(f"/ans/centros/{world.centre_id}/acuerdos", {
+        "entidad": str(world.sunat.entity.id), "desde": "2025-01-01", "meta_espera": "0.85"})
+    assert r.status_code == 303
+    async with db.transaction(TenantContext.system()) as s:
+        ans = await s.scalar(select(Ans).where(Ans.entity_id == world.sunat.entity.id, Ans.state == "propuesto"))
+    assert ans.adhesion_id == adhesion.id
+    page = await client.get(f"/ans/centros/{world.centre_id}/acuerdos")
+    assert f"/adhesiones/{adhesion.id}" in page.text

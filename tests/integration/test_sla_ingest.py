@@ -164,3 +164,18 @@ async def test_mac_sla_import_uses_the_same_bulk_path(db, world, tmp_path: Path)
     report = await ingest.import_file(db, path, centre_code=world.admin.centre.code)
     assert (report.stored, report.rejected_lines) == (1, 1)
     assert report.batch_id is not None and isinstance(report.batch_id, uuid.UUID)
+
+
+def test_the_command_line_import_prints_the_row_report(world, tmp_path: Path, capsys):
+    from app.cli import main
+
+    ruc = world.reniec.entity.ruc
+    path = tmp_path / "atenciones.csv"
+    path.write_bytes(tickets_csv(world, ticket_line("C1", ruc, "2025-03-03", "09:00", "09:10"),
+                                 ticket_line("C2", ruc, "2025-03-03", "09:00", "09:10", service="NOPE")))
+    code = main(["sla", "import", str(path), "--centro", world.admin.centre.code])
+    out = capsys.readouterr().out
+    assert code == 1  # some rows were rejected
+    assert "guardadas: 1" in out and "línea 3, campo «servicio»: El servicio «NOPE» no es de esa entidad" in out
+    assert main(["sla", "rebuild", "--centro", world.admin.centre.code]) == 0
+    assert "Resúmenes diarios recalculados" in capsys.readouterr().out
