@@ -35,7 +35,7 @@ def generate_statement_job(runtime: WorkerRuntime, statement_id: str) -> None:
         generate_statement(s, uuid.UUID(statement_id), runtime.settings)
 
 
-@job("reconcile_statements", queue_name=REPORTS_QUEUE, max_retries=0, time_limit=300_000)
+@job("reconcile_statements", queue_name=REPORTS_QUEUE, max_retries=0, time_limit=300_000, every_seconds=600)
 def reconcile_statements_job(runtime: WorkerRuntime, stale_after_seconds: float | None = None) -> None:
     stale = STALE_AFTER if stale_after_seconds is None else timedelta(seconds=stale_after_seconds)
     with runtime.transaction() as s:

@@ -30,3 +30,9 @@ def test_two_workers_ticking_together_never_both_send(settings):
     finally:
         for r in runtimes:
             r.dispose()
+
+
+def test_the_statement_reconciler_runs_periodically():
+    from app.worker.schedule import periodic_jobs
+
+    assert periodic_jobs()["reconcile_statements"] == 600
