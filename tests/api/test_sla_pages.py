@@ -243,3 +243,21 @@ async def test_an_ans_proposed_for_a_pair_with_an_adhesion_is_its_annex(client, 
     assert ans.adhesion_id == adhesion.id
     page = await client.get(f"/ans/centros/{world.centre_id}/acuerdos")
     assert f"/adhesiones/{adhesion.id}" in page.text
+
+
+async def test_the_platform_administrator_keeps_the_dias_no_laborables_for_every_centre(client, world, tenants, db):
+    # A date no other test uses: días no laborables apply to every centre of the (shared) test database.
+    admin = await tenants.create(roles=("administrador_plataforma",), password_hash=hash_password(PASSWORD))
+    await login(client, world, "coordinador")
+    await upload(client, world, ticket_line("T1", world.reniec.entity.ruc, "2024-10-15", "09:00", "09:10"))
+    await client.post("/salir", data={"_csrf_token": await client.csrf()})
+    await client.login(admin.users["administrador_plataforma"].email, PASSWORD)
+    hub = await client.get("/ans/")
+    assert hub.status_code == 200 and "/ans/dias-no-laborables" in hub.text
+    r = await client.submit("/ans/dias-no-laborables", {"dia": "2024-10-15", "descripcion": "D.S. de prueba"})
+    assert r.status_code == 303
+    async with db.transaction(TenantContext.system()) as s:
+        day = await s.scalar(select(DailyServiceRollup).where(DailyServiceRollup.centre_id == world.centre_id))
+    assert day is None  # the only day with tickets is no longer a working day
+    again = await client.submit("/ans/dias-no-laborables", {"dia": "2024-10-15", "descripcion": "otra vez"})
+    assert again.status_code == 409
