@@ -54,3 +54,40 @@ def test_the_previous_month_is_closed_once_by_the_worker(settings):
             await check_db.dispose()
 
     assert asyncio.run(check()) == (3, False)
+
+
+def test_alerts_and_month_close_are_periodic_worker_jobs():
+    from app.worker.schedule import periodic_jobs
+
+    jobs = periodic_jobs()
+    assert jobs["sla_evaluate_alerts"] == 900 and jobs["sla_close_previous_month"] == 3600
+
+
+def test_the_hourly_month_close_generates_missing_reports_once(settings):
+    from app.sla.jobs import sla_close_previous_month
+
+    async def prepare():
+        own = Database(settings.runtime_url(), pool_size=1)
+        try:
+            return await build_world(own, TenantFactory(own))
+        finally:
+            await own.dispose()
+
+    world = asyncio.run(prepare())
+    runtime = WorkerRuntime(settings)
+    try:
+        assert sla_close_previous_month(runtime, str(world.centre_id)) == 1
+        assert sla_close_previous_month(runtime, str(world.centre_id)) == 0  # already closed
+    finally:
+        runtime.dispose()
+
+    async def count():
+        own = Database(settings.runtime_url(), pool_size=1)
+        try:
+            async with own.transaction(TenantContext.system()) as s:
+                return await s.scalar(select(func.count()).select_from(SupervisionReport)
+                                      .where(SupervisionReport.centre_id == world.centre_id))
+        finally:
+            await own.dispose()
+
+    assert asyncio.run(count()) == 3
