@@ -23,6 +23,7 @@ from app.adhesion import services, states
 from app.adhesion.models import Adhesion, AdhesionReminder
 from app.db import Database, TenantContext, set_database
 from app.errors import DomainError
+from app.worker.broker import job
 
 REMINDER_DAYS = (60, 30, 7)
 
@@ -133,9 +134,7 @@ def _job(runtime, today: str | None = None) -> None:  # noqa: ANN001
     asyncio.run(run())
 
 
-try:  # the worker's job registry (app.worker.broker) records this when the module is imported
-    from app.worker.broker import job
-
-    adhesion_due_transitions = job("adhesion_due_transitions", max_retries=3, time_limit=600_000)(_job)
-except ImportError:  # pragma: no cover - worker package absent
-    adhesion_due_transitions = None
+# Recorded in the worker's job registry when app.adhesion.jobs is imported; hourly, so a start date or an
+# expiry is acted on within the hour (the work is idempotent, so more often would be harmless).
+adhesion_due_transitions = job("adhesion_due_transitions", max_retries=3, time_limit=600_000,
+                               every_seconds=3600)(_job)

@@ -32,7 +32,11 @@ def test_two_workers_ticking_together_never_both_send(settings):
             r.dispose()
 
 
-def test_the_statement_reconciler_runs_periodically():
+def test_the_domains_periodic_work_is_scheduled():
     from app.worker.schedule import periodic_jobs
 
-    assert periodic_jobs()["reconcile_statements"] == 600
+    jobs = periodic_jobs()
+    assert jobs["reconcile_statements"] == 600  # statements that should exist and do not
+    assert jobs["adhesion_due_transitions"] == 3600  # start of term, expiry, reminders
+    assert jobs["sla_evaluate_alerts"] == 900
+    assert jobs["sla_close_previous_month"] == 3600
