@@ -24,7 +24,6 @@ from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
@@ -34,6 +33,8 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+
+from app.documents.pdf_pages import PageCountingCanvas
 
 PAGE_W, PAGE_H = A4
 MARGIN = 20 * mm
@@ -216,25 +217,12 @@ def _story(data: ClauseData) -> list:
     return story
 
 
-class _Canvas(rl_canvas.Canvas):
-    """Two passes: pages are kept until the end so each footer can say 'Página n de N'."""
+class _Canvas(PageCountingCanvas):
+    """The clause's footer (code, link, QR, 'Página n de N') and, on the last page, the signature boxes."""
 
     def __init__(self, *args, clause: ClauseData, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self._clause = clause
-        self._pages: list[dict] = []
-
-    def showPage(self) -> None:  # noqa: N802
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for number, state in enumerate(self._pages, 1):
-            self.__dict__.update(state)
-            self._decorate(number, total)
-            super().showPage()
-        super().save()
 
     def _decorate(self, number: int, total: int) -> None:
         c = self._clause

@@ -30,6 +30,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.documents.pdf_pages import PageCountingCanvas
 from app.billing_reports.statement import (
     KIND_AJUSTE,
     KIND_REPARTO,
@@ -300,26 +301,13 @@ def _draw_qr(canvas: rl_canvas.Canvas, value: str, size: float, border: int = 2)
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-class _Canvas(rl_canvas.Canvas):
-    """Keeps the pages until the end so that each footer can say 'Página n de N'."""
+class _Canvas(PageCountingCanvas):
+    """The statement's header, watermark and footer (code, link, QR, 'Página n de N')."""
 
     def __init__(self, *args, statement: StatementData, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self._statement = statement
-        self._pages: list[dict] = []
         self._qr_form = {"defined": False}  # shared by the saved page states (shallow copies)
-
-    def showPage(self) -> None:  # noqa: N802
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for page_number, state in enumerate(self._pages, 1):
-            self.__dict__.update(state)
-            self._decorate(page_number, total)
-            super().showPage()
-        super().save()
 
     def _decorate(self, page_number: int, total: int) -> None:
         s = self._statement
