@@ -101,3 +101,13 @@ async def request_by_ruc(db, ruc: str) -> RegistrationRequest:  # noqa: ANN001
     async with db.transaction(TenantContext.system()) as s:
         return (await s.scalars(select(RegistrationRequest).where(RegistrationRequest.ruc == ruc)
                                 .order_by(RegistrationRequest.created_at.desc()))).first()
+
+
+async def confirm_email(client, link: str):  # noqa: ANN001, ANN201
+    """What the applicant does with the confirmation link: open it (which alone confirms nothing) and press
+    «Confirmar mi correo» on the page it shows. Returns the page that answers the button."""
+    page = await client.get(link)
+    assert page.status_code == 200, page.text
+    action = re.search(r'<form method="post" action="(/registro/solicitud/[A-Za-z0-9_\-]+/confirmar)"', page.text)
+    assert action and "Confirmar mi correo" in page.text, page.text
+    return await client.submit(action.group(1))

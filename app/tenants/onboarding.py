@@ -4,6 +4,10 @@ Each function is one thing a person does and owns its transaction. The public st
 ``TenantContext.anonymous(ip)`` and reach the one request whose link token they hold (``app.onboarding_token``,
 see migration 0002); the steps that cross tenants go through the SECURITY DEFINER functions of that migration.
 
+Confirming the e-mail is a POST (the «Confirmar mi correo» button of the page the link opens): opening the
+link only shows the request, so a mail scanner that prefetches links confirms nothing. Each time the request
+reaches the SGP (confirmed, or corrected and sent again) a worker job (app.tenants.jobs) tells the supervisors.
+
 Enumeration: the public form answers the same whatever the RUC or the e-mail, and does the same work (it never
 looks the RUC up). The RUC is checked when the applicant opens the link of the confirmation e-mail, i.e. only
 for someone who reads that mailbox, and the answer names no account: it says whom to contact.
@@ -14,9 +18,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -139,8 +143,8 @@ async def submit_registration(data: RegistrationCreate, document: CheckedDocumen
         await _mail(s, to=data.applicant_email, subject="Confirme su correo: registro de entidad en la Plataforma MAC",
                     body=(f"Estimado(a) {data.applicant_name}:\n\nRecibimos la solicitud de registro de la entidad "
                           f"«{data.entity_name}» (RUC {data.ruc}) en la Plataforma MAC.\n\n"
-                          f"Para confirmar su correo y enviar la solicitud a la SGP, abra este enlace (vence en "
-                          f"{CONFIRMATION_HOURS} horas):\n\n{_link(request)}\n\n"
+                          "Para confirmar su correo y enviar la solicitud a la SGP, abra este enlace y pulse "
+                          f"«Confirmar mi correo» (vence en {CONFIRMATION_HOURS} horas):\n\n{_link(request)}\n\n"
                           "Guarde este enlace: con él podrá seguir el estado de su solicitud.\n"
                           "Si usted no hizo esta solicitud, ignore este mensaje." + _signature()))
         await audit.record(s, ctx, action="registro_solicitado", record_type=RECORD, record_id=request.id,
@@ -159,6 +163,10 @@ class RegistrationView:
     @property
     def state_label(self) -> str:
         return STATE_LABELS.get(self.request.state, self.request.state)
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.request.state == "pendiente_verificacion_correo"
 
 
 async def _load_view(s: AsyncSession, request: RegistrationRequest) -> RegistrationView:
@@ -179,9 +187,49 @@ OUTCOME_MESSAGES = {
 }
 
 
-async def open_registration(token: str, *, ip: str | None = None) -> RegistrationView | None:
-    """The applicant opens their link: the first time it confirms the e-mail (and only then is the RUC
-    checked); every time it shows the request. None when the link is not valid (or expired unconfirmed)."""
+async def _expired(s: AsyncSession, request: RegistrationRequest) -> bool:
+    """An unconfirmed request whose confirmation link is older than CONFIRMATION_HOURS (the database's clock,
+    as in onboarding_confirm_email)."""
+    if request.state != "pendiente_verificacion_correo":
+        return False
+    return bool(await s.scalar(select(RegistrationRequest.created_at < func.now() - timedelta(hours=CONFIRMATION_HOURS))
+                               .where(RegistrationRequest.id == request.id)))
+
+
+async def view_registration(token: str, *, ip: str | None = None) -> RegistrationView | None:
+    """The applicant opens their link: the request as it stands, changing nothing (a mail scanner that
+    prefetches the link confirms nothing). None when the link is not valid (or expired unconfirmed)."""
+    digest = token_hash(token)
+    async with get_database().transaction(TenantContext.anonymous(ip)) as s:
+        await _use_token(s, digest)
+        request = (await s.scalars(select(RegistrationRequest).where(RegistrationRequest.access_token_hash == digest)
+                                   )).one_or_none()
+        if request is None or await _expired(s, request):
+            return None
+        view = await _load_view(s, request)
+    view.mailbox_ticket = ticket_for(request.applicant_email, token)
+    return view
+
+
+async def _submission_number(s: AsyncSession, request_id: uuid.UUID) -> int:
+    """How many times the request was sent to the SGP (1 on confirmation, 2 after the first correction, ...)."""
+    return int(await s.scalar(select(func.count()).select_from(RegistrationEvent).where(
+        RegistrationEvent.registration_id == request_id, RegistrationEvent.to_state == "enviada")) or 0)
+
+
+async def _notify_supervisors(s: AsyncSession, request_id: uuid.UUID) -> None:
+    """Queue, in this transaction, the worker job that tells the SGP supervisors (whose addresses this
+    anonymous transaction may not read) that the request arrived."""
+    from app.tenants.jobs import notify_supervisors
+    from app.worker.outbox import enqueue_in_transaction
+
+    await enqueue_in_transaction(s, notify_supervisors, str(request_id), await _submission_number(s, request_id))
+
+
+async def confirm_registration(token: str, *, ip: str | None = None) -> RegistrationView | None:
+    """The applicant presses «Confirmar mi correo» (a POST): the first time it confirms the e-mail (and only
+    then is the RUC checked); afterwards it just shows the request. None when the link is not valid (or
+    expired unconfirmed)."""
     digest = token_hash(token)
     ctx = TenantContext.anonymous(ip)
     async with get_database().transaction(ctx) as s:
@@ -198,6 +246,7 @@ async def open_registration(token: str, *, ip: str | None = None) -> Registratio
                               f"registro de «{request.entity_name}» (RUC {request.ruc}) fue enviada a la Secretaría "
                               "de Gestión Pública para su revisión. Le escribiremos en cada paso.\n\n"
                               f"Siga su solicitud aquí:\n{_link(request)}\n" + _signature()))
+            await _notify_supervisors(s, request.id)
         if outcome != "ya_confirmada":
             await audit.record(s, ctx, action=f"registro_{outcome}", record_type=RECORD, record_id=request.id,
                                actor_label=request.applicant_email)
@@ -239,6 +288,7 @@ async def resubmit_registration(token: str, data: RegistrationCorrection, docume
                     body=(f"Estimado(a) {request.applicant_name}:\n\nRecibimos su solicitud corregida de "
                           f"«{request.entity_name}» (RUC {request.ruc}); la SGP la revisará nuevamente.\n\n"
                           f"Siga su solicitud aquí:\n{_link(request)}\n" + _signature()))
+        await _notify_supervisors(s, request.id)
         await audit.record(s, ctx, action="registro_reenviado", record_type=RECORD, record_id=request.id,
                            actor_label=request.applicant_email, before=before, after={"estado": "enviada"})
         view = await _load_view(s, request)

@@ -201,3 +201,17 @@ class ProfileChangeRequest(TimestampMixin, Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+class SupervisorNotice(Base):
+    """That the SGP supervisors were told of one submission of a request (the first on confirmation, one more
+    after each correction): the worker job writes it in the transaction that queues the mails, so a job run
+    twice (at-least-once delivery) mails nobody twice. Only the system reads or writes it (migration 0009)."""
+
+    __tablename__ = "onboarding_notices"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registration_requests.id", ondelete="CASCADE"),
+                                                       primary_key=True)
+    submission: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipients: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -240,11 +240,17 @@ class RegistrationController(Controller):
 
     @get("/solicitud/{token:str}")
     async def follow(self, request: Request, token: str) -> Page:
-        view = await services.open_registration(token, ip=client_ip(request))
+        """Opening the link changes nothing: an unconfirmed request shows the «Confirmar mi correo» button."""
+        view = await services.view_registration(token, ip=client_ip(request))
         if view is None:
-            return _page("enlace_invalido.html", status_code=404,
-                         message="El enlace no es válido o venció sin que se confirmara el correo. Si aún necesita "
-                                 "registrar su entidad, vuelva a llenar el formulario de registro.")
+            return _invalid_link()
+        return _page("seguimiento.html", view=view, token=token, message=None, values={}, errors={})
+
+    @post("/solicitud/{token:str}/confirmar")
+    async def confirm(self, request: Request, token: str) -> Page:
+        view = await services.confirm_registration(token, ip=client_ip(request))
+        if view is None:
+            return _invalid_link()
         return _page("seguimiento.html", view=view, token=token, message=services.OUTCOME_MESSAGES.get(view.outcome),
                      values={}, errors={})
 
@@ -260,7 +266,7 @@ class RegistrationController(Controller):
             else:
                 return _page("seguimiento.html", view=view, token=token, values={}, errors={},
                              message="Su solicitud corregida fue enviada nuevamente a la SGP.")
-        view = await services.open_registration(token, ip=client_ip(request))
+        view = await services.view_registration(token, ip=client_ip(request))
         if view is None:
             raise NotFoundException()
         return _page("seguimiento.html", status_code=422, view=view, token=token, message=None,
@@ -269,6 +275,12 @@ class RegistrationController(Controller):
     @get("/solicitud/{token:str}/documentos/{document_id:uuid}")
     async def document(self, request: Request, token: str, document_id: uuid.UUID) -> Response:
         return _download(await services.applicant_document(token, document_id, ip=client_ip(request)))
+
+
+def _invalid_link() -> Page:
+    return _page("enlace_invalido.html", status_code=404,
+                 message="El enlace no es válido o venció sin que se confirmara el correo. Si aún necesita "
+                         "registrar su entidad, vuelva a llenar el formulario de registro.")
 
 
 async def _start_oidc(request: Request, **purpose: str) -> Page | Redirect:

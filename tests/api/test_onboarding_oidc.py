@@ -20,7 +20,7 @@ from app.tenants.models import User
 from app.tenants.onboarding_routes import OIDC_CALLBACK_PATH
 from tests.factories import valid_dni, valid_ruc
 from tests.oidc_fixture import PROVIDER_DIR, OidcTestProvider, _free_port, _wait_until_ready
-from tests.onboarding_support import designation_pdf, last_link, request_by_ruc
+from tests.onboarding_support import confirm_email, designation_pdf, last_link, request_by_ruc
 
 SGP_PASSWORD = "Supervisor-OIDC-2026"
 
@@ -90,7 +90,7 @@ async def test_the_verified_identity_prefills_the_form_and_the_manager_signs_in_
     request = await request_by_ruc(db, ruc)
     assert request.applicant_dni == dni and request.oidc_subject == account and request.password_hash is None
 
-    await client.get(await last_link(db, settings, email, "/registro/solicitud/"))
+    await confirm_email(client, await last_link(db, settings, email, "/registro/solicitud/"))
     sgp = await tenants.create(roles=("supervisor_sgp",), password_hash=hash_password(SGP_PASSWORD))
     await client.login(sgp.users["supervisor_sgp"].email, SGP_PASSWORD)
     await client.submit(f"/sgp/registros/{request.id}/revisar")

@@ -12,6 +12,7 @@ from app.tenants.models import Entity, Membership, User
 from app.tenants.onboarding_models import EntityProfileVersion, RegistrationEvent
 from tests.onboarding_support import (
     PASSWORD,
+    confirm_email,
     designation_pdf,
     last_link,
     mails_to,
@@ -94,7 +95,7 @@ async def test_a_registered_ruc_is_refused_after_confirming_with_whom_to_contact
     form = registration_form(ruc=existing.entity.ruc)
     assert (await submit_registration(client, form)).status_code == 200
     link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
-    page = await client.get(link)
+    page = await confirm_email(client, link)
     assert page.status_code == 200
     text = visible_text(page.text)
     assert "su RUC ya está registrado en la Plataforma MAC" in text
@@ -109,9 +110,10 @@ async def test_a_second_request_for_a_ruc_in_process_is_refused_when_confirmed(c
     second = registration_form(ruc=first["ruc"])
     await submit_registration(client, first)
     await submit_registration(client, second)
-    assert "enviada" in (await client.get(await last_link(db, settings, first["applicant_email"],
-                                                          "/registro/solicitud/"))).text
-    page = await client.get(await last_link(db, settings, second["applicant_email"], "/registro/solicitud/"))
+    assert "enviada" in (await confirm_email(client, await last_link(db, settings, first["applicant_email"],
+                                                                     "/registro/solicitud/"))).text
+    page = await confirm_email(client, await last_link(db, settings, second["applicant_email"],
+                                                       "/registro/solicitud/"))
     assert "ya hay otra solicitud en trámite para este RUC" in page.text
 
 
@@ -140,7 +142,7 @@ async def test_from_registration_to_an_approved_entity_with_one_observation_roun
 
     # The applicant confirms the e-mail through the link they received.
     link = await last_link(db, settings, email, "/registro/solicitud/")
-    page = await client.get(link)
+    page = await confirm_email(client, link)
     assert "Su correo fue confirmado" in page.text and "Enviada" in page.text
     request = await request_by_ruc(db, form["ruc"])
     assert request.state == "enviada" and request.email_confirmed_at is not None
@@ -215,7 +217,7 @@ async def test_from_registration_to_an_approved_entity_with_one_observation_roun
 async def test_approval_and_observation_are_refused_outside_their_state(client, db, settings, tenants):
     form = registration_form()
     await submit_registration(client, form)
-    await client.get(await last_link(db, settings, form["applicant_email"], "/registro/solicitud/"))
+    await confirm_email(client, await last_link(db, settings, form["applicant_email"], "/registro/solicitud/"))
     request = await request_by_ruc(db, form["ruc"])
     await _sgp(client, tenants)
     response = await client.submit(f"/sgp/registros/{request.id}/aprobar")
@@ -267,7 +269,7 @@ async def test_a_request_can_be_corrected_only_while_observed(client, db, settin
     form = registration_form()
     await submit_registration(client, form)
     link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
-    page = await client.get(link)
+    page = await confirm_email(client, link)
     assert "Corregir y enviar de nuevo" not in page.text
     corrected = {k: v for k, v in form.items() if k not in ("ruc", "applicant_email", "contrasena", "confirmacion")}
     response = await client.submit(link, corrected)
@@ -278,7 +280,7 @@ async def test_a_request_can_be_corrected_only_while_observed(client, db, settin
 async def test_a_decided_request_cannot_be_decided_again(client, db, settings, tenants):
     form = registration_form()
     await submit_registration(client, form)
-    await client.get(await last_link(db, settings, form["applicant_email"], "/registro/solicitud/"))
+    await confirm_email(client, await last_link(db, settings, form["applicant_email"], "/registro/solicitud/"))
     request = await request_by_ruc(db, form["ruc"])
     await _sgp(client, tenants)
     await client.submit(f"/sgp/registros/{request.id}/revisar")
@@ -310,3 +312,55 @@ async def test_a_follow_up_link_reaches_only_its_own_documents(client, db, setti
     assert (await client.get(f"{link}/documentos/{their_document}")).status_code == 404
     page = await client.get(link)
     assert theirs["entity_name"] not in page.text
+
+
+async def test_opening_the_confirmation_link_alone_confirms_nothing(client, db, settings):
+    """A mail scanner that prefetches the link (GET, any number of times) neither confirms the e-mail nor sends
+    the request to the SGP; the page asks for the «Confirmar mi correo» button, a POST with a CSRF token."""
+    from app.worker.models import OutboxMessage
+
+    form = registration_form()
+    await submit_registration(client, form)
+    link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
+    for _ in range(2):
+        page = await client.get(link)
+        assert page.status_code == 200 and "Confirmar mi correo" in page.text
+        assert f'action="{link}/confirmar"' in page.text
+    request = await request_by_ruc(db, form["ruc"])
+    assert request.state == "pendiente_verificacion_correo" and request.email_confirmed_at is None
+    async with db.transaction(TenantContext.system()) as s:
+        events = (await s.scalars(select(RegistrationEvent.to_state)
+                                  .where(RegistrationEvent.registration_id == request.id))).all()
+        notices = (await s.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.actor_name == "onboarding_notify_supervisors",
+            OutboxMessage.message["args"][0].astext == str(request.id)))).all()
+    assert events == ["pendiente_verificacion_correo"] and notices == []
+
+    # A forged POST without the page's CSRF token confirms nothing either.
+    forged = await client.http.post(f"{link}/confirmar", data={})
+    assert forged.status_code == 403
+    assert (await request_by_ruc(db, form["ruc"])).state == "pendiente_verificacion_correo"
+
+    confirmed = await confirm_email(client, link)
+    assert "Su correo fue confirmado" in confirmed.text and "Confirmar mi correo" not in confirmed.text
+    assert (await request_by_ruc(db, form["ruc"])).state == "enviada"
+    again = await client.get(link)
+    assert "Confirmar mi correo" not in again.text and "Enviada" in again.text
+
+
+async def test_an_expired_link_cannot_be_confirmed_by_post_either(client, db, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.tenants.onboarding_models import RegistrationRequest
+
+    form = registration_form()
+    await submit_registration(client, form)
+    link = await last_link(db, settings, form["applicant_email"], "/registro/solicitud/")
+    async with db.transaction(TenantContext.system()) as s:
+        await s.execute(update(RegistrationRequest).where(RegistrationRequest.ruc == form["ruc"])
+                        .values(created_at=RegistrationRequest.created_at - timedelta(hours=49)))
+    page = await client.submit(f"{link}/confirmar")
+    assert page.status_code == 404 and "venció sin que se confirmara el correo" in page.text
+    assert (await request_by_ruc(db, form["ruc"])).state == "pendiente_verificacion_correo"
