@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -11,6 +13,11 @@ _hasher = PasswordHasher()
 # Verifying against this keeps the time of "no such user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("contraseña-de-relleno-para-tiempos-iguales")
 MIN_LENGTH = 10
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 (hex) of a one-time link token: what is stored instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,16 +9,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from app import audit
-from app.auth.passwords import check_new_password, hash_password, verify_password
+from app.auth.passwords import check_new_password, hash_password, token_hash, verify_password
 from app.config import get_settings
 from app.db import TenantContext, get_database
 from app.errors import AuthenticationFailed
 
 RESET_TOKEN_HOURS = 2
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def authenticate(email: str, password: str, *, ip: str | None) -> uuid.UUID:
@@ -75,7 +70,7 @@ async def request_password_reset(email: str, *, ip: str | None) -> None:
     anon = TenantContext.anonymous(ip)
     async with db.transaction(anon) as s:
         row = (await s.execute(text("SELECT * FROM auth_create_reset_token(:e, :h, :x)"),
-                               {"e": email.strip(), "h": _token_hash(token), "x": expires})).first()
+                               {"e": email.strip(), "h": token_hash(token), "x": expires})).first()
         if row is None:
             return
         link = f"{settings.base_url}/restablecer/{token}"
@@ -95,7 +90,7 @@ async def reset_password(token: str, password: str, confirmation: str, *, ip: st
     anon = TenantContext.anonymous(ip)
     async with db.transaction(anon) as s:
         user_id = (await s.execute(text("SELECT auth_consume_reset_token(:h, :p)"),
-                                   {"h": _token_hash(token), "p": hash_password(password)})).scalar()
+                                   {"h": token_hash(token), "p": hash_password(password)})).scalar()
         if user_id is None:
             raise AuthenticationFailed("El enlace no es válido o ya venció. Solicite uno nuevo.", code="enlace_invalido")
         await audit.record(s, TenantContext(role="usuario", user_id=user_id, ip=ip), action="contrasena_restablecida",

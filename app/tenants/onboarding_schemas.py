@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
+from app.auth.passwords import token_hash  # noqa: F401  (one definition; re-exported for this domain)
 from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.tenants.schemas import CUSTOM, REQUIRED_MESSAGE, Dni, Email, Ruc, Ubigeo
@@ -215,9 +216,6 @@ def check_pdf(filename: str | None, content_type: str | None, content: bytes | N
 
 # ---------------------------------------------------------------------------------------- tokens ---
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def registration_token(secret: str, registration_id: Any, salt: str) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app.auth.services import _token_hash
+from app.auth.passwords import token_hash
 from app.config import get_settings
 from app.db import (
     ROLE_ADMIN,
@@ -532,7 +532,7 @@ async def create_user(ctx: TenantContext, data: UserCreate) -> UserCreated:
         await s.flush()
         await s.refresh(user)
         issued = (await s.execute(text("SELECT user_id FROM auth_create_reset_token(:e, :h, :x)"),
-                                  {"e": user.email, "h": _token_hash(token), "x": expires})).first()
+                                  {"e": user.email, "h": token_hash(token), "x": expires})).first()
         if issued is None or issued.user_id != user.id:  # the definer function did not see the new account
             raise DomainError("No se pudo preparar el enlace para definir la contraseña.")
         await queue_email(
