@@ -23,6 +23,8 @@ SESSION_USER = "uid"
 SESSION_MEMBERSHIP = "mid"
 SESSION_METHOD = "metodo"
 SESSION_ACR = "acr"
+# The provider's subject of a person signed in with OpenID Connect (a re-authentication must be the same one).
+SESSION_OIDC_SUBJECT = "oidc_sub"
 
 
 @dataclass(frozen=True)

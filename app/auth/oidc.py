@@ -80,6 +80,8 @@ class OidcIdentity:
     acr: str | None
     name: str | None = None
     email: str | None = None
+    # When the person authenticated at the provider (epoch seconds), if the ID token says so.
+    auth_time: int | None = None
 
     @property
     def label(self) -> str:
@@ -173,14 +175,19 @@ async def provider_jwks(jwks_uri: str, *, refresh: bool = False) -> dict[str, An
 
 # --- The flow -------------------------------------------------------------------------------------------
 
-async def build_authorization_request(redirect_uri: str) -> AuthorizationRequest:
-    """A fresh state, nonce and PKCE verifier, and the provider URL that carries their public halves."""
+async def build_authorization_request(redirect_uri: str, *, force_login: bool = False) -> AuthorizationRequest:
+    """A fresh state, nonce and PKCE verifier, and the provider URL that carries their public halves.
+
+    ``force_login`` (step-up re-authentication) asks the provider to authenticate the person again even if it
+    has a session for them (``prompt=login``, ``max_age=0``), and so to state ``auth_time`` in the ID token.
+    """
     settings = get_settings()
     metadata = await provider_metadata()
     state, nonce, verifier = generate_token(40), generate_token(40), generate_token(64)
+    extra = {"prompt": "login", "max_age": "0"} if force_login else {}
     async with _oauth_client(settings, metadata, redirect_uri) as client:
         url, _ = client.create_authorization_url(metadata["authorization_endpoint"], state=state, nonce=nonce,
-                                                 code_verifier=verifier)
+                                                 code_verifier=verifier, **extra)
     return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
 
@@ -348,8 +355,10 @@ def identity_from_claims(id_claims: dict[str, Any], userinfo: dict[str, Any] | N
     acr = id_claims.get("acr") if isinstance(id_claims.get("acr"), str) else None
     name = merged.get("name") if isinstance(merged.get("name"), str) else None
     email = merged.get("email") if isinstance(merged.get("email"), str) else None
+    auth_time = id_claims.get("auth_time")
+    auth_time = auth_time if isinstance(auth_time, int) and not isinstance(auth_time, bool) else None
     return OidcIdentity(subject=subject, dni=parse_dni(merged.get("doc")), ruc=parse_ruc(merged.get("ruc")),
-                        acr=acr, name=name, email=email)
+                        acr=acr, name=name, email=email, auth_time=auth_time)
 
 
 # --- The platform's side: who is this person here ----------------------------------------------------------
@@ -372,6 +381,21 @@ async def find_user(identity: OidcIdentity, *, ip: str | None) -> uuid.UUID | No
             await audit.record(s, TenantContext(role=ROLE_USUARIO, user_id=user_id, ip=ip), action="ingreso",
                                record_type="usuario", record_id=user_id, actor_label=identity.label, after=details)
     return user_id
+
+
+async def record_reauthentication(user_id: uuid.UUID, identity: OidcIdentity | None, *, ip: str | None,
+                                  refused: str | None = None) -> None:
+    """A step-up re-authentication of a signed-in person, accepted or (``refused`` = why) not, audited."""
+    ctx = TenantContext(role=ROLE_USUARIO, user_id=user_id, ip=ip)
+    after: dict[str, Any] = {"metodo": "oidc", "acr": identity.acr if identity else None}
+    if refused:
+        after["motivo"] = refused
+    if identity is not None:
+        after["sujeto"] = identity.subject
+    async with get_database().transaction(ctx) as s:
+        await audit.record(s, ctx, action="reautenticacion_rechazada" if refused else "reautenticacion",
+                           record_type="usuario", record_id=user_id,
+                           actor_label=identity.label if identity else "oidc", after=after)
 
 
 async def record_failure(reason: str, *, ip: str | None, detail: dict[str, Any] | None = None) -> None:

@@ -8,13 +8,15 @@ Every outcome, good or bad, is written to the audit trail.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
-from app.auth import oidc
-from app.auth.actor import client_ip, get_actor
+from app.auth import oidc, reauth
+from app.auth.actor import SESSION_METHOD, SESSION_OIDC_SUBJECT, SESSION_USER, client_ip, get_actor
 from app.auth.routes import begin_session, continue_after_login, safe_next
 from app.config import get_settings
 from app.web.responses import error_page
@@ -29,6 +31,14 @@ NO_ACCOUNT_MESSAGE = ("Su identidad fue verificada, pero no tiene una cuenta en 
                       "Pida a su entidad una invitación.")
 INVALID_STATE_MESSAGE = ("La solicitud de ingreso no es válida o ya venció. Vuelva a intentarlo desde la página "
                          "de ingreso.")
+REAUTH_TITLE = "No se pudo confirmar su identidad"
+REAUTH_NOT_OIDC_MESSAGE = (f"Usted no ingresó con {oidc.PROVIDER_LABEL}: confirme su identidad con su contraseña.")
+REAUTH_OTHER_PERSON_MESSAGE = (f"La persona que se identificó en {oidc.PROVIDER_LABEL} no es la que tiene la sesión "
+                               "abierta en la plataforma. No se confirmó la identidad y su sesión sigue igual.")
+REAUTH_STALE_MESSAGE = (f"{oidc.PROVIDER_LABEL} no confirmó una autenticación reciente (de los últimos 5 minutos). "
+                        "Vuelva a intentarlo.")
+REAUTH_DONE_MESSAGE = (f"Identidad confirmada con {oidc.PROVIDER_LABEL}. Tiene 5 minutos para firmar; la "
+                       "confirmación sirve para una sola firma.")
 CANCELLED_MESSAGE = (f"Se canceló el ingreso con {oidc.PROVIDER_LABEL}. Puede intentarlo de nuevo o ingresar con "
                      "su correo y contraseña.")
 
@@ -69,6 +79,33 @@ class OidcController(Controller):
         request.session[SESSION_OIDC] = dict(list(pending.items())[-MAX_PENDING_ATTEMPTS:])
         return Redirect(attempt.url)
 
+    @get("/reautenticar", name="oidc_reauthenticate")
+    async def start_reauthentication(self, request: Request, siguiente: str | None = None) -> Response:
+        """Step-up: a person signed in with the provider proves again, now, who they are (before signing).
+
+        Same PKCE/state/nonce handling as the sign-in; the stored attempt says it is a re-authentication, for
+        which user and where to come back to.
+        """
+        if not oidc.is_configured(get_settings()):
+            return error_page(request, 404,
+                              f"El ingreso con {oidc.PROVIDER_LABEL} no está habilitado en esta instalación.")
+        actor = get_actor(request)
+        if actor is None or actor.user_id is None:
+            return Redirect("/ingresar")
+        if request.session.get(SESSION_METHOD) != "oidc" or not request.session.get(SESSION_OIDC_SUBJECT):
+            return error_page(request, 403, REAUTH_NOT_OIDC_MESSAGE, REAUTH_TITLE)
+        try:
+            attempt = await oidc.build_authorization_request(oidc.callback_url(), force_login=True)
+        except oidc.OidcError as exc:
+            await oidc.record_failure(exc.code, ip=client_ip(request))
+            return error_page(request, exc.status_code, exc.message, exc.title)
+        pending = dict(request.session.get(SESSION_OIDC) or {})
+        pending[attempt.state] = {"nonce": attempt.nonce, "verificador": attempt.code_verifier,
+                                  "siguiente": safe_next(siguiente), "t": time.time(),
+                                  "reautenticar": str(actor.user_id)}
+        request.session[SESSION_OIDC] = dict(list(pending.items())[-MAX_PENDING_ATTEMPTS:])
+        return Redirect(attempt.url)
+
     @get("/retorno", name="oidc_callback")
     async def callback(self, request: Request) -> Response:
         """The provider sends the browser back here with a code (or an error) and our state."""
@@ -99,14 +136,40 @@ class OidcController(Controller):
             await oidc.record_failure(exc.code, ip=ip)
             return error_page(request, exc.status_code, exc.message, exc.title)
 
+        if attempt.get("reautenticar"):
+            return await _finish_reauthentication(request, attempt, identity, ip=ip)
         user_id = await oidc.find_user(identity, ip=ip)
         if user_id is None:
             # A proven identity with no account here: whoever was signed in in this browser is not anymore.
             request.session.clear()
             return error_page(request, 403, NO_ACCOUNT_MESSAGE, "Cuenta no encontrada")
-        begin_session(request, user_id, method="oidc", acr=identity.acr)
+        begin_session(request, user_id, method="oidc", acr=identity.acr, subject=identity.subject)
         preferred = await oidc.entity_for_ruc(user_id, identity.ruc) if identity.ruc else None
         return await continue_after_login(request, attempt.get("siguiente") or "/", preferred_entity_id=preferred)
+
+
+async def _finish_reauthentication(request: Request, attempt: dict[str, Any], identity: oidc.OidcIdentity, *,
+                                   ip: str | None) -> Response:
+    """Accept the provider's fresh proof only for the person whose session this is; never touch the session
+    otherwise (a refused step-up neither signs anyone out nor signs anyone else in)."""
+    try:
+        user_id = uuid.UUID(str(request.session.get(SESSION_USER)))
+    except ValueError:
+        user_id = None
+    if user_id is None or str(user_id) != attempt["reautenticar"] or request.session.get(SESSION_METHOD) != "oidc":
+        await oidc.record_failure("reautenticacion_sin_sesion", ip=ip)
+        return error_page(request, 400, INVALID_STATE_MESSAGE, REAUTH_TITLE)
+    if identity.subject != request.session.get(SESSION_OIDC_SUBJECT):
+        await oidc.record_reauthentication(user_id, identity, ip=ip, refused="otra_persona")
+        return error_page(request, 403, REAUTH_OTHER_PERSON_MESSAGE, REAUTH_TITLE)
+    if not reauth.is_recent(identity.auth_time):
+        await oidc.record_reauthentication(user_id, identity, ip=ip, refused="autenticacion_no_reciente")
+        return error_page(request, 403, REAUTH_STALE_MESSAGE, REAUTH_TITLE)
+    reauth.remember(request.session, reauth.Reauthentication(user_id=user_id, method="oidc", acr=identity.acr,
+                                                             at=time.time()))
+    await oidc.record_reauthentication(user_id, identity, ip=ip)
+    flash(request, REAUTH_DONE_MESSAGE, "exito")
+    return Redirect(attempt.get("siguiente") or "/")
 
 
 controllers = [OidcController]

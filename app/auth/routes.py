@@ -12,7 +12,8 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from app.web.page import Page
 
-from app.auth.actor import SESSION_ACR, SESSION_MEMBERSHIP, SESSION_METHOD, SESSION_USER, client_ip, get_actor, memberships_of
+from app.auth.actor import (SESSION_ACR, SESSION_MEMBERSHIP, SESSION_METHOD, SESSION_OIDC_SUBJECT, SESSION_USER,
+                            client_ip, get_actor, memberships_of)
 from app.auth.services import authenticate, request_password_reset, reset_password
 from app.auth.session_store import ROTATE_FLAG
 from app.config import get_settings
@@ -28,12 +29,16 @@ def safe_next(value: str | None) -> str:
     return "/"
 
 
-def begin_session(request: Request, user_id: uuid.UUID, *, method: str, acr: str | None = None) -> None:
-    """Start a fresh session (new id) for a person who just proved who they are."""
+def begin_session(request: Request, user_id: uuid.UUID, *, method: str, acr: str | None = None,
+                  subject: str | None = None) -> None:
+    """Start a fresh session (new id) for a person who just proved who they are (``subject``: at the OIDC
+    provider, kept so a later re-authentication can be checked to be the same person)."""
     request.session.clear()
     request.session.update({SESSION_USER: str(user_id), SESSION_METHOD: method, ROTATE_FLAG: True})
     if acr:
         request.session[SESSION_ACR] = acr
+    if subject:
+        request.session[SESSION_OIDC_SUBJECT] = subject
 
 
 async def continue_after_login(request: Request, next_path: str = "/", *,
