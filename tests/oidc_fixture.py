@@ -75,6 +75,14 @@ class OidcTestProvider:
         parts = urlsplit(callback)
         return await client.get(f"{parts.path}?{parts.query}")
 
+    async def reauthenticate(self, client, account: str | None, *, siguiente: str) -> httpx.Response:  # noqa: ANN001
+        """Step-up from the app's "Confirmar con ID GOB.PE" to the app's answer to the callback."""
+        start = await client.get("/ingresar/oidc/reautenticar", params={"siguiente": siguiente})
+        assert start.status_code in (302, 303), start.text
+        callback = await self.authorize(start.headers["location"], account)
+        parts = urlsplit(callback)
+        return await client.get(f"{parts.path}?{parts.query}")
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -19,11 +19,12 @@ from pydantic import ValidationError
 from app.adhesion import services, states
 from app.adhesion.pdf import PLACEHOLDERS
 from app.adhesion.schemas import AdhesionCreate, AdhesionUpdate
-from app.auth.actor import client_ip, get_actor
+from app.auth import oidc, reauth
+from app.auth.actor import SESSION_OIDC_SUBJECT, client_ip, get_actor
 from app.auth.guards import requires_role
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
 from app.documents.verification_routes import VerificationController
-from app.errors import DomainError, ValidationFailed
+from app.errors import DomainError, Forbidden, ValidationFailed
 from app.web.page import Page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -31,6 +32,17 @@ Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 VIEWERS = (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)
 ACTORS = (ROLE_GESTOR, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)
 SIGNERS = (ROLE_GESTOR, ROLE_COORDINADOR)
+
+
+def _step_up_context(request: Request) -> dict[str, Any]:
+    """What the signing page offers a person who signed in with ID GOB.PE: to confirm there, or (already
+    confirmed, and still fresh) to sign with that confirmation."""
+    actor = get_actor(request)
+    offered = bool(actor and actor.auth_method == "oidc" and request.session.get(SESSION_OIDC_SUBJECT)
+                   and oidc.is_configured())
+    proof = reauth.peek(request.session)
+    ready = bool(proof and actor and proof.user_id == actor.user_id and reauth.is_recent(proof.at))
+    return {"oidc_step_up": offered, "oidc_confirmed": ready, "oidc_acr": proof.acr if ready and proof else None}
 
 
 def caller_of(request: Request) -> services.Caller:
@@ -243,7 +255,8 @@ class AdhesionController(Controller):
     @get("/{adhesion_id:uuid}/firmar", guards=[requires_role(*SIGNERS)])
     async def sign_form(self, request: Request, adhesion_id: uuid.UUID) -> Page:
         view = await services.get_adhesion(caller_of(request), adhesion_id)
-        return Page("adhesion/sign.html", context={"v": view, "error": None, "hoy": services.today_lima()})
+        return Page("adhesion/sign.html", context={"v": view, "error": None, "hoy": services.today_lima(),
+                                                   **_step_up_context(request)})
 
     @post("/{adhesion_id:uuid}/firmar", guards=[requires_role(*SIGNERS)])
     async def sign(self, request: Request, adhesion_id: uuid.UUID, data: Form) -> Page | Redirect:
@@ -254,15 +267,26 @@ class AdhesionController(Controller):
                                        field="confirmo")
             start = date.fromisoformat(data["fecha_inicio"]) if data.get("fecha_inicio") else None
             term = int(data["plazo_meses"]) if data.get("plazo_meses") else None
-            state = await services.sign_in_platform(caller, adhesion_id, password=str(data.get("contrasena", "")),
-                                                    start_date=start, term_months=term)
+            if data.get("metodo") == "oidc":
+                # The step-up proof is consumed here, whatever happens next: it serves one signature only.
+                proof = reauth.take(request.session)
+                if proof is None:
+                    raise Forbidden("Confirme su identidad con ID GOB.PE antes de firmar (la confirmación dura 5 "
+                                    "minutos y sirve para una sola firma).", code="reautenticacion")
+                state = await services.sign_in_platform(caller, adhesion_id, reauthentication=proof,
+                                                        start_date=start, term_months=term)
+            else:
+                state = await services.sign_in_platform(caller, adhesion_id,
+                                                        password=str(data.get("contrasena", "")),
+                                                        start_date=start, term_months=term)
         except (DomainError, ValueError) as exc:
             if isinstance(exc, DomainError) and exc.status_code == 404:
                 raise
             view = await services.get_adhesion(caller, adhesion_id)
             message = exc.message if isinstance(exc, DomainError) else "Revise la fecha y el plazo."
             return Page("adhesion/sign.html", status_code=getattr(exc, "status_code", 422),
-                        context={"v": view, "error": message, "hoy": services.today_lima()})
+                        context={"v": view, "error": message, "hoy": services.today_lima(),
+                                 **_step_up_context(request)})
         flash(request, f"Documento firmado. La adhesión quedó «{states.STATE_LABELS[state]}».", "exito")
         return Redirect(f"/adhesiones/{adhesion_id}")
 
@@ -283,7 +307,8 @@ class AdhesionController(Controller):
             view = await services.get_adhesion(caller, adhesion_id)
             message = exc.message if isinstance(exc, DomainError) else "Revise la fecha y el plazo."
             return Page("adhesion/sign.html", status_code=getattr(exc, "status_code", 422),
-                        context={"v": view, "error": message, "hoy": services.today_lima()})
+                        context={"v": view, "error": message, "hoy": services.today_lima(),
+                                 **_step_up_context(request)})
         flash(request, f"Firma digital validada. La adhesión quedó «{states.STATE_LABELS[state]}».", "exito")
         return Redirect(f"/adhesiones/{adhesion_id}")
 

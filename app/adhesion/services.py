@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ from app.adhesion.pdf import (
 )
 from app.adhesion.schemas import AdhesionCreate, AdhesionUpdate
 from app.auth.actor import Actor
+from app.auth.reauth import Reauthentication, is_recent
 from app.config import get_settings
 from app.db import ROLE_ADMIN, TenantContext, get_database
 from app.documents import signing, verification
@@ -549,18 +550,33 @@ def _acceptance_dates(adhesion: Adhesion, start: date | None, term_months: int |
     return start, term_months or adhesion.term_months
 
 
-async def sign_in_platform(caller: Caller, adhesion_id: uuid.UUID, *, password: str, start_date: date | None = None,
-                           term_months: int | None = None, skip_reauthentication: bool = False) -> str:
-    """Electronic signature: the person confirms with their password, the platform seals with its certificate.
+def _accept_step_up(caller: Caller, proof: Reauthentication) -> Caller:
+    """The caller, authenticated as the fresh step-up proof says (so the evidence names that method and level).
 
-    ``skip_reauthentication`` exists only for the demo loader (which acts for demo users without their password);
-    no route passes it.
+    The proof must be this person's, by ID GOB.PE, and at most ``REAUTH_WINDOW_SECONDS`` old.
+    """
+    if proof.user_id != caller.actor.user_id or proof.method != "oidc" or not is_recent(proof.at):
+        raise Forbidden("Su confirmación de identidad con ID GOB.PE venció (dura 5 minutos) o no le corresponde. "
+                        "Vuelva a confirmar su identidad para firmar.", code="reautenticacion")
+    return replace(caller, actor=replace(caller.actor, auth_method=proof.method, acr=proof.acr))
+
+
+async def sign_in_platform(caller: Caller, adhesion_id: uuid.UUID, *, password: str = "",
+                           reauthentication: Reauthentication | None = None, start_date: date | None = None,
+                           term_months: int | None = None, skip_reauthentication: bool = False) -> str:
+    """Electronic signature: the person confirms who they are, the platform seals with its certificate.
+
+    The confirmation is the password, or (``reauthentication``) a fresh step-up proof from ID GOB.PE taken from
+    the session by the caller, which then must not be used again. ``skip_reauthentication`` exists only for the
+    demo loader (which acts for demo users without their password); no route passes it.
     """
     async with get_database().transaction(caller.ctx()) as s:  # refuse early, before asking the password check
         row = await _load(s, adhesion_id)
         party = _party(caller, row[0], row[1])
         states.check("presentar" if party == states.ENTIDAD else "aceptar", row[0].state, party)
-    if not skip_reauthentication:
+    if reauthentication is not None:
+        caller = _accept_step_up(caller, reauthentication)
+    elif not skip_reauthentication:
         await _reauthenticate(caller, password)
     return await _sign(caller, adhesion_id, external=None, start_date=start_date, term_months=term_months)
 
