@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
-START_TIMEOUT_SECONDS = 20
+START_TIMEOUT_SECONDS = 60  # node starts slowly on a loaded machine
 
 
 @dataclass
@@ -104,9 +105,10 @@ def _wait_until_ready(process: subprocess.Popen, issuer: str, log_path: Path) ->
     pytest.fail(f"El proveedor OIDC de pruebas no respondió en {START_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def oidc_provider(settings):
-    """Start node-oidc-provider, point the app's settings at it, yield it; stop it and restore settings."""
+@contextmanager
+def running_provider(settings, *, client_id: str, redirect_uris: list[str]):  # noqa: ANN001, ANN201
+    """node-oidc-provider on a free loopback port with one client; the app's settings point at it while the
+    block runs, and are restored afterwards (so fixtures for different redirect URIs can nest)."""
     from app.auth import oidc
 
     node = shutil.which("node")
@@ -117,29 +119,36 @@ def oidc_provider(settings):
 
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
-    client_id, client_secret = "plataforma-mac-pruebas", uuid.uuid4().hex
-    callback_url = settings.base_url.rstrip("/") + oidc.CALLBACK_PATH
+    client_secret = uuid.uuid4().hex
     env = {**os.environ, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": client_secret,
-           "OIDC_REDIRECT_URIS": callback_url}
+           "OIDC_REDIRECT_URIS": ",".join(redirect_uris)}
     log_path = Path(tempfile.mkdtemp(prefix="mac-oidc-")) / "provider.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([node, "provider.mjs", str(port)], cwd=PROVIDER_DIR, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
+    saved = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
     try:
         _wait_until_ready(process, issuer, log_path)
-        saved = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
         settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret = issuer, client_id, client_secret
         oidc.clear_cache()
-        try:
-            yield OidcTestProvider(issuer=issuer, client_id=client_id, client_secret=client_secret,
-                                   callback_url=callback_url)
-        finally:
-            settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret = saved
-            oidc.clear_cache()
+        yield issuer, client_secret
     finally:
+        settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret = saved
+        oidc.clear_cache()
         process.terminate()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(settings):
+    """Start node-oidc-provider, point the app's settings at it, yield it; stop it and restore settings."""
+    from app.auth import oidc
+
+    client_id = "plataforma-mac-pruebas"
+    callback_url = settings.base_url.rstrip("/") + oidc.CALLBACK_PATH
+    with running_provider(settings, client_id=client_id, redirect_uris=[callback_url]) as (issuer, secret):
+        yield OidcTestProvider(issuer=issuer, client_id=client_id, client_secret=secret, callback_url=callback_url)

@@ -4,12 +4,7 @@ ID GOB.PE. Runs against a real node-oidc-provider that knows both redirect URIs 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +14,7 @@ from app.db import TenantContext
 from app.tenants.models import User
 from app.tenants.onboarding_routes import OIDC_CALLBACK_PATH
 from tests.factories import valid_dni, valid_ruc
-from tests.oidc_fixture import PROVIDER_DIR, OidcTestProvider, _free_port, _wait_until_ready
+from tests.oidc_fixture import OidcTestProvider, running_provider
 from tests.onboarding_support import confirm_email, designation_pdf, last_link, request_by_ruc
 
 SGP_PASSWORD = "Supervisor-OIDC-2026"
@@ -30,34 +25,12 @@ def registration_provider(settings):
     """node-oidc-provider registering both callbacks; the app's settings point at it for this module."""
     from app.auth import oidc
 
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Se necesita Node.js (node) para el proveedor OIDC de pruebas.")
-    if not (PROVIDER_DIR / "node_modules").is_dir():
-        subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True)
-    port = _free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    client_id, client_secret = "plataforma-mac-registro", uuid.uuid4().hex
+    client_id = "plataforma-mac-registro"
     base = settings.base_url.rstrip("/")
     callbacks = {"registro": base + OIDC_CALLBACK_PATH, "ingreso": base + oidc.CALLBACK_PATH}
-    env = {**os.environ, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": client_secret,
-           "OIDC_REDIRECT_URIS": ",".join(callbacks.values())}
-    log_path = Path(tempfile.mkdtemp(prefix="mac-oidc-registro-")) / "provider.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([node, "provider.mjs", str(port)], cwd=PROVIDER_DIR, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    saved = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
-    try:
-        _wait_until_ready(process, issuer, log_path)
-        settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret = issuer, client_id, client_secret
-        oidc.clear_cache()
-        yield {name: OidcTestProvider(issuer=issuer, client_id=client_id, client_secret=client_secret,
-                                      callback_url=url) for name, url in callbacks.items()}
-    finally:
-        settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret = saved
-        oidc.clear_cache()
-        process.terminate()
-        process.wait(timeout=10)
+    with running_provider(settings, client_id=client_id, redirect_uris=list(callbacks.values())) as (issuer, secret):
+        yield {name: OidcTestProvider(issuer=issuer, client_id=client_id, client_secret=secret, callback_url=url)
+               for name, url in callbacks.items()}
 
 
 async def _verify(client, provider: OidcTestProvider, account: str):  # noqa: ANN001, ANN202
