@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -25,9 +25,9 @@ from app.auth.guards import requires_role
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
 from app.documents.verification_routes import VerificationController
 from app.errors import DomainError, Forbidden, ValidationFailed
+from app.web.forms import Form
 from app.web.page import Page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 VIEWERS = (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)
 ACTORS = (ROLE_GESTOR, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)

@@ -113,6 +113,11 @@ def get_actor(connection: ASGIConnection) -> Actor | None:
     return connection.scope.get("state", {}).get("actor")
 
 
+def request_context(connection: ASGIConnection) -> TenantContext:
+    """The database context of a guarded request: its actor, seen from its address."""
+    return get_actor(connection).context(client_ip(connection))
+
+
 class ActorMiddleware(AbstractMiddleware):
     """Puts the request's actor (or None) in ``scope['state']['actor']``."""
 

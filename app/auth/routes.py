@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
-from app.web.page import Page
 
 from app.auth.actor import (SESSION_ACR, SESSION_MEMBERSHIP, SESSION_METHOD, SESSION_OIDC_SUBJECT, SESSION_USER,
                             client_ip, get_actor, memberships_of)
@@ -18,8 +14,8 @@ from app.auth.services import authenticate, request_password_reset, reset_passwo
 from app.auth.session_store import ROTATE_FLAG
 from app.config import get_settings
 from app.errors import DomainError
-
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+from app.web.forms import Form
+from app.web.page import Page
 
 
 def safe_next(value: str | None) -> str:

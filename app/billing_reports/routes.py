@@ -13,31 +13,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
-from app.auth.actor import client_ip, get_actor
+from app.auth.actor import request_context
 from app.auth.guards import requires_role
 from app.billing_reports import exports, services
 from app.billing_reports.generation import MEDIA_TYPES
 from app.billing_reports.pdf import render_consolidated
-from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_SUPERVISOR_SGP, TenantContext
+from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_SUPERVISOR_SGP
 from app.errors import DomainError, NotFound, ValidationFailed
+from app.web.forms import Form
 from app.web.page import LIMA, Page
 
 READERS = [requires_role(ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)]
 COORDINATOR = [requires_role(ROLE_COORDINADOR)]
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _ctx(request: Request) -> TenantContext:
-    return get_actor(request).context(client_ip(request))
 
 
 def _int(value: str | None, field: str) -> int | None:
@@ -71,7 +64,7 @@ class StatementsController(Controller):
     @get("/", name="statements:list")
     async def list_page(self, request: Request, centro: str | None = None, anio: str | None = None,
                         mes: str | None = None, estado: str | None = None) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         year, month = _int(anio, "anio"), _int(mes, "mes")
         status = estado if estado in ("preliminar", "definitivo") else None
         rows = await services.list_statements(ctx, centre_id=_uuid(centro, "centro"), year=year, month=month,
@@ -86,7 +79,7 @@ class StatementsController(Controller):
     async def consolidated(self, request: Request, anio: str | None = None, mes: str | None = None,
                            formato: str = "html", entidad: str | None = None,
                            centro: str | None = None) -> Page | Response:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         year = _int(anio, "anio") or datetime.now(LIMA).year
         month = _int(mes, "mes")
         data = await services.consolidated(ctx, year=year, month=month, entity_id=_uuid(entidad, "entidad"),
@@ -114,18 +107,18 @@ class StatementsController(Controller):
 
     @get("/{statement_id:uuid}", name="statements:detail")
     async def detail(self, request: Request, statement_id: uuid.UUID) -> Page:
-        view = await services.get_statement(_ctx(request), statement_id)
+        view = await services.get_statement(request_context(request), statement_id)
         return Page("billing_reports/detail.html", context={"view": view})
 
     @get("/{statement_id:uuid}/{fmt:str}", name="statements:file")
     async def download(self, request: Request, statement_id: uuid.UUID, fmt: str) -> Response:
-        filename, media_type, content = await services.statement_file(_ctx(request), statement_id, fmt)
+        filename, media_type, content = await services.statement_file(request_context(request), statement_id, fmt)
         return _download(filename, media_type, content)
 
     @post("/{statement_id:uuid}/corregir", guards=COORDINATOR, name="statements:correct")
     async def correct(self, request: Request, statement_id: uuid.UUID, data: Form) -> Redirect:
         try:
-            new = await services.correct_statement(_ctx(request), statement_id, str(data.get("motivo", "")))
+            new = await services.correct_statement(request_context(request), statement_id, str(data.get("motivo", "")))
         except ValidationFailed as exc:
             flash(request, exc.message, category="error")
             return Redirect(f"/estados-de-cuenta/{statement_id}")
@@ -139,14 +132,14 @@ class BatchesController(Controller):
 
     @get("/", name="statements:batches")
     async def batches(self, request: Request) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         return Page("billing_reports/batches.html", context={
             "periods": await services.batch_periods(ctx), "batches": await services.latest_batches(ctx)})
 
     @post("/", name="statements:start")
     async def start(self, request: Request, data: Form) -> Redirect:
         try:
-            batch = await services.start_batch(_ctx(request), _uuid(str(data.get("periodo", "")), "periodo")
+            batch = await services.start_batch(request_context(request), _uuid(str(data.get("periodo", "")), "periodo")
                                                or uuid.UUID(int=0))
         except DomainError as exc:
             if exc.status_code == 404:
@@ -157,19 +150,19 @@ class BatchesController(Controller):
 
     @get("/{batch_id:uuid}", name="statements:batch")
     async def batch(self, request: Request, batch_id: uuid.UUID) -> Page:
-        progress = await services.batch_progress(_ctx(request), batch_id)
+        progress = await services.batch_progress(request_context(request), batch_id)
         return Page("billing_reports/batch.html", context={"p": progress})
 
     @get("/{batch_id:uuid}/progreso", name="statements:progress")
     async def progress(self, request: Request, batch_id: uuid.UUID) -> Page:
-        progress = await services.batch_progress(_ctx(request), batch_id)
+        progress = await services.batch_progress(request_context(request), batch_id)
         if not progress.finished:
-            await services.nudge_overdue(_ctx(request), batch_id)
+            await services.nudge_overdue(request_context(request), batch_id)
         return Page("billing_reports/_progress.html", context={"p": progress})
 
     @post("/{batch_id:uuid}/reintentar", name="statements:retry")
     async def retry(self, request: Request, batch_id: uuid.UUID) -> Redirect:
-        n = await services.retry_failed(_ctx(request), batch_id)
+        n = await services.retry_failed(request_context(request), batch_id)
         flash(request, f"Se reintentará la generación de {n} estado(s) de cuenta." if n
               else "No hay estados de cuenta fallidos en este lote.", category="exito" if n else "aviso")
         return Redirect(f"/estados-de-cuenta/lotes/{batch_id}")
@@ -177,7 +170,7 @@ class BatchesController(Controller):
     @post("/{batch_id:uuid}/enviar", name="statements:email")
     async def email(self, request: Request, batch_id: uuid.UUID) -> Redirect:
         try:
-            n = await services.email_batch(_ctx(request), batch_id)
+            n = await services.email_batch(request_context(request), batch_id)
         except DomainError as exc:
             if exc.status_code == 404:
                 raise

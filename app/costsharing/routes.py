@@ -16,7 +16,7 @@ from litestar.params import Body
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
-from app.auth.actor import client_ip, get_actor
+from app.auth.actor import get_actor, request_context
 from app.auth.guards import requires_role
 from app.costsharing import methodology as msvc
 from app.costsharing import periods as pm
@@ -25,9 +25,9 @@ from app.costsharing.allocation import KEY_LABELS, KEYS, VACANCY_LABELS
 from app.costsharing.models import CATEGORIES, CATEGORY_LABELS
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_SUPERVISOR_SGP
 from app.errors import DomainError, ValidationFailed
+from app.web.forms import Form
 from app.web.page import Page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 VIEWERS = (ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)
 COORDINATOR = (ROLE_COORDINADOR,)
@@ -36,7 +36,7 @@ SGP = (ROLE_SUPERVISOR_SGP,)
 
 
 def ctx_of(request: Request):  # noqa: ANN201
-    return get_actor(request).context(client_ip(request))
+    return request_context(request)
 
 
 async def upload(value: Any) -> tuple[str, str, bytes] | None:

@@ -25,7 +25,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from markupsafe import Markup, escape
 
-from app.auth.actor import client_ip, get_actor
+from app.auth.actor import client_ip, get_actor, request_context
 from app.auth.guards import requires_role
 from app.config import get_settings
 from app.db import ROLE_COORDINADOR, ROLE_FINANZAS, ROLE_GESTOR, ROLE_LABELS, ROLE_SUPERVISOR_SGP
@@ -49,9 +49,9 @@ from app.tenants.onboarding_schemas import (
     parse,
     read_mailbox_ticket,
 )
+from app.web.forms import Form
 from app.web.page import Page
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 LABELS = {"estados": STATE_LABELS, "tipos": KIND_LABELS, "niveles": LEVEL_LABELS, "roles": ROLE_LABELS,
@@ -358,23 +358,23 @@ class SgpRegistrationController(Controller):
 
     @get("/")
     async def queue(self, request: Request, estado: str | None = None) -> Page:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         rows = await services.list_registrations(ctx, state=estado if estado in STATE_LABELS else None)
         return _page("sgp_lista.html", rows=rows, estado=estado)
 
     @get("/{registration_id:uuid}")
     async def detail(self, request: Request, registration_id: uuid.UUID) -> Page:
-        view = await services.get_registration(get_actor(request).context(client_ip(request)), registration_id)
+        view = await services.get_registration(request_context(request), registration_id)
         return _page("sgp_detalle.html", view=view)
 
     @get("/{registration_id:uuid}/documentos/{document_id:uuid}")
     async def document(self, request: Request, registration_id: uuid.UUID, document_id: uuid.UUID) -> Response:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         return _download(await services.registration_document(ctx, registration_id, document_id))
 
     @post("/{registration_id:uuid}/{accion:str}")
     async def decide(self, request: Request, registration_id: uuid.UUID, accion: str, data: Form) -> Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         reason = str(data.get("motivo") or "").strip() or None
         try:
             if accion == "revisar":
@@ -403,17 +403,17 @@ class SgpProfileChangeController(Controller):
 
     @get("/")
     async def queue(self, request: Request) -> Page:
-        rows = await services.list_profile_changes(get_actor(request).context(client_ip(request)))
+        rows = await services.list_profile_changes(request_context(request))
         return _page("sgp_cambios.html", rows=rows)
 
     @get("/{change_id:uuid}/documento")
     async def document(self, request: Request, change_id: uuid.UUID) -> Response:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         return _download(await services.profile_change_document(ctx, change_id))
 
     @post("/{change_id:uuid}/{accion:str}")
     async def decide(self, request: Request, change_id: uuid.UUID, accion: str, data: Form) -> Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         reason = str(data.get("motivo") or "").strip() or None
         try:
             if accion == "aprobar":
@@ -439,13 +439,13 @@ class EntityPeopleController(Controller):
 
     @get("/usuarios")
     async def people_page(self, request: Request, buzon: str | None = None) -> Page:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         return _page("entidad_usuarios.html", people=await people.list_people(ctx), buzon=buzon,
                      state_of=people.invitation_state, values={}, errors={})
 
     @post("/invitaciones")
     async def invite(self, request: Request, data: Form) -> Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         try:
             sent = await people.invite(ctx, parse(InvitationCreate, _text(data, "email", "role")))
         except DomainError as exc:
@@ -456,7 +456,7 @@ class EntityPeopleController(Controller):
 
     @post("/invitaciones/{invitation_id:uuid}/{accion:str}")
     async def invitation_action(self, request: Request, invitation_id: uuid.UUID, accion: str) -> Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         target = "/entidad/usuarios"
         try:
             if accion == "reenviar":
@@ -475,7 +475,7 @@ class EntityPeopleController(Controller):
     @post("/usuarios/{user_id:uuid}/roles")
     async def roles(self, request: Request, user_id: uuid.UUID, data: Form) -> Redirect:
         try:
-            await people.change_roles(get_actor(request).context(client_ip(request)), user_id, _roles(data))
+            await people.change_roles(request_context(request), user_id, _roles(data))
             flash(request, "Roles actualizados.", "exito")
         except DomainError as exc:
             flash(request, exc.message, "error")
@@ -484,7 +484,7 @@ class EntityPeopleController(Controller):
     @post("/usuarios/{user_id:uuid}/desactivar")
     async def deactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
         try:
-            await people.deactivate_person(get_actor(request).context(client_ip(request)), user_id)
+            await people.deactivate_person(request_context(request), user_id)
             flash(request, "La persona fue desactivada en su entidad; su historial se conserva.", "exito")
         except DomainError as exc:
             flash(request, exc.message, "error")
@@ -492,14 +492,14 @@ class EntityPeopleController(Controller):
 
     @get("/traspaso")
     async def handover_form(self, request: Request) -> Page:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         listing = await people.list_people(ctx)
         candidates = [m for m in listing.members if m.is_active and m.user.id != ctx.user_id]
         return _page("entidad_traspaso.html", candidates=candidates, errors={})
 
     @post("/traspaso")
     async def handover(self, request: Request, data: Multipart) -> Page | Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         try:
             document = await _upload(data, required=True)
             user_id = uuid.UUID(str(data.get("usuario") or ""))
@@ -519,7 +519,7 @@ class EntityPeopleController(Controller):
 
     @get("/documentos/{document_id:uuid}")
     async def document(self, request: Request, document_id: uuid.UUID) -> Response:
-        return _download(await people.entity_document(get_actor(request).context(client_ip(request)), document_id))
+        return _download(await people.entity_document(request_context(request), document_id))
 
 
 class EntityProfileController(Controller):
@@ -528,12 +528,12 @@ class EntityProfileController(Controller):
 
     @get("/", guards=[requires_role(ROLE_GESTOR, ROLE_FINANZAS, ROLE_COORDINADOR)])
     async def profile(self, request: Request) -> Page:
-        profile = await services.get_profile(get_actor(request).context(client_ip(request)))
+        profile = await services.get_profile(request_context(request))
         return _page("entidad_perfil.html", profile=profile, values={}, errors={})
 
     @post("/cambios", guards=[requires_role(ROLE_GESTOR)])
     async def request_change(self, request: Request, data: Multipart) -> Page | Redirect:
-        ctx = get_actor(request).context(client_ip(request))
+        ctx = request_context(request)
         fields = ("name", "short_name", "address", "ubigeo", "representative_name", "representative_dni",
                   "representative_position", "justification")
         parsed, document, errors = await _parse_with_document(ProfileChangeCreate, data, fields, required=False)

@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from pydantic import BaseModel
 
-from app.auth.actor import client_ip, get_actor
+from app.auth.actor import request_context
 from app.auth.guards import requires_role
-from app.db import MEMBERSHIP_ROLES, ROLE_ADMIN, ROLE_LABELS, TenantContext
+from app.db import MEMBERSHIP_ROLES, ROLE_ADMIN, ROLE_LABELS
 from app.errors import Conflict, DomainError, ValidationFailed
 from app.tenants import services
 from app.tenants.models import CHANNELS, ENTITY_KINDS, GOVERNMENT_LEVELS
@@ -58,10 +56,10 @@ from app.tenants.schemas import (
     UserUpdate,
     parse,
 )
+from app.web.forms import Form
 from app.web.page import Page
 
 ADMIN_ONLY = [requires_role(ROLE_ADMIN)]
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 STATES = {"activas": True, "inactivas": False, "todas": None}
 
 
@@ -72,10 +70,6 @@ class UnsupportedMediaType(DomainError):
 
 
 # --------------------------------------------------------------------------------------- helpers ---
-
-
-def _ctx(request: Request) -> TenantContext:
-    return get_actor(request).context(client_ip(request))
 
 
 def _is_htmx(request: Request) -> bool:
@@ -195,7 +189,7 @@ class EntityPages(Controller):
                     nivel: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
         params = {"q": q or "", "tipo": _choice(tipo, ENTITY_KINDS), "nivel": _choice(nivel, GOVERNMENT_LEVELS),
                   "estado": estado if estado in STATES else "activas"}
-        listing = await services.list_entities(_ctx(request), q=q, kind=params["tipo"], level=params["nivel"],
+        listing = await services.list_entities(request_context(request), q=q, kind=params["tipo"], level=params["nivel"],
                                                active=STATES[params["estado"]], page=pagina)
         template = "admin/_entities_table.html" if _is_htmx(request) else "admin/entities.html"
         return _page(template, listing=listing, params=params,
@@ -208,7 +202,7 @@ class EntityPages(Controller):
     @post("/")
     async def create(self, request: Request, data: Form) -> Page | Redirect:
         try:
-            entity = await services.create_entity(_ctx(request), parse(EntityCreate, form_values(data, EntityCreate)))
+            entity = await services.create_entity(request_context(request), parse(EntityCreate, form_values(data, EntityCreate)))
         except (ValidationFailed, Conflict) as exc:
             return _page("admin/entity_form.html", exc.status_code,
                          form=FormState.refused("entidad", data, exc), entity=None)
@@ -217,12 +211,12 @@ class EntityPages(Controller):
 
     @get("/{entity_id:uuid}")
     async def show(self, request: Request, entity_id: uuid.UUID) -> Page:
-        entity = await services.get_entity(_ctx(request), entity_id)
+        entity = await services.get_entity(request_context(request), entity_id)
         return _page("admin/entity_form.html", form=FormState("entidad", entity.model_dump()), entity=entity)
 
     @post("/{entity_id:uuid}")
     async def update(self, request: Request, entity_id: uuid.UUID, data: Form) -> Page | Redirect:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         try:
             entity = await services.update_entity(ctx, entity_id, parse(EntityUpdate, form_values(data, EntityUpdate)))
         except (ValidationFailed, Conflict) as exc:
@@ -235,7 +229,7 @@ class EntityPages(Controller):
     @post("/{entity_id:uuid}/desactivar")
     async def deactivate(self, request: Request, entity_id: uuid.UUID) -> Redirect:
         try:
-            entity = await services.deactivate_entity(_ctx(request), entity_id)
+            entity = await services.deactivate_entity(request_context(request), entity_id)
         except Conflict as exc:
             flash(request, exc.message, "error")
         else:
@@ -244,7 +238,7 @@ class EntityPages(Controller):
 
     @post("/{entity_id:uuid}/reactivar")
     async def reactivate(self, request: Request, entity_id: uuid.UUID) -> Redirect:
-        entity = await services.reactivate_entity(_ctx(request), entity_id)
+        entity = await services.reactivate_entity(request_context(request), entity_id)
         flash(request, f"La entidad {entity.short_name} está activa nuevamente.", "exito")
         return _see_other(f"/admin/entidades/{entity_id}")
 
@@ -260,7 +254,7 @@ class CentrePages(Controller):
     @get("/")
     async def index(self, request: Request, q: str | None = None, canal: str | None = None,
                     entidad: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "canal": _choice(canal, CHANNELS), "entidad": str(entity_id) if entity_id else "",
                   "estado": estado if estado in STATES else "activas"}
@@ -275,11 +269,11 @@ class CentrePages(Controller):
     @get("/nuevo")
     async def new(self, request: Request) -> Page:
         return _page("admin/centre_form.html", form=FormState("centro"),
-                     entities=await services.entity_choices(_ctx(request)))
+                     entities=await services.entity_choices(request_context(request)))
 
     @post("/")
     async def create(self, request: Request, data: Form) -> Page | Redirect:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         try:
             centre = await services.create_centre(ctx, parse(CentreCreate, form_values(data, CentreCreate)))
         except (ValidationFailed, Conflict) as exc:
@@ -289,7 +283,7 @@ class CentrePages(Controller):
         return _see_other(f"/admin/centros/{centre.id}")
 
     async def _detail(self, request: Request, centre_id: uuid.UUID, status: int = 200, **forms: FormState) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         centre = await services.get_centre(ctx, centre_id)
         defaults = {
             "centre_form": FormState("centro", centre.model_dump()),
@@ -308,7 +302,7 @@ class CentrePages(Controller):
     @post("/{centre_id:uuid}")
     async def update(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
         try:
-            centre = await services.update_centre(_ctx(request), centre_id,
+            centre = await services.update_centre(request_context(request), centre_id,
                                                   parse(CentreUpdate, form_values(data, CentreUpdate)))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, centre_id, exc.status_code,
@@ -320,7 +314,7 @@ class CentrePages(Controller):
     async def set_hours(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
         values = form_values(data, OpeningHoursSet, lists=("weekdays",))
         try:
-            await services.set_opening_hours(_ctx(request), centre_id, parse(OpeningHoursSet, values))
+            await services.set_opening_hours(request_context(request), centre_id, parse(OpeningHoursSet, values))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, centre_id, exc.status_code,
                                       hours_form=FormState.refused("horario", values, exc))
@@ -330,7 +324,7 @@ class CentrePages(Controller):
     @post("/{centre_id:uuid}/modulos")
     async def add_module(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
         try:
-            module = await services.add_module(_ctx(request), centre_id, parse(ModuleCreate, form_values(data, ModuleCreate)))
+            module = await services.add_module(request_context(request), centre_id, parse(ModuleCreate, form_values(data, ModuleCreate)))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, centre_id, exc.status_code,
                                       module_form=FormState.refused("modulo", data, exc))
@@ -340,7 +334,7 @@ class CentrePages(Controller):
     @post("/{centre_id:uuid}/servicios")
     async def add_service(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
         try:
-            service = await services.add_service(_ctx(request), centre_id,
+            service = await services.add_service(request_context(request), centre_id,
                                                  parse(ServiceCreate, form_values(data, ServiceCreate)))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, centre_id, exc.status_code,
@@ -360,7 +354,7 @@ class UserPages(Controller):
     @get("/")
     async def index(self, request: Request, q: str | None = None, entidad: str | None = None,
                     rol: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "entidad": str(entity_id) if entity_id else "", "rol": _choice(rol, MEMBERSHIP_ROLES),
                   "estado": estado if estado in STATES else "activas"}
@@ -379,7 +373,7 @@ class UserPages(Controller):
     @post("/")
     async def create(self, request: Request, data: Form) -> Page | Redirect:
         try:
-            created = await services.create_user(_ctx(request), parse(UserCreate, form_values(data, UserCreate)))
+            created = await services.create_user(request_context(request), parse(UserCreate, form_values(data, UserCreate)))
         except (ValidationFailed, Conflict) as exc:
             return _page("admin/user_form.html", exc.status_code, form=FormState.refused("usuario", data, exc))
         user = created.user
@@ -389,7 +383,7 @@ class UserPages(Controller):
         return _see_other(f"/admin/usuarios/{user.id}")
 
     async def _detail(self, request: Request, user_id: uuid.UUID, status: int = 200, **forms: FormState) -> Page:
-        ctx = _ctx(request)
+        ctx = request_context(request)
         user = await services.get_user(ctx, user_id)
         defaults = {"user_form": FormState("usuario", user.model_dump()), "grant_form": FormState("rol")}
         return _page("admin/user_detail.html", status, user=user, entities=await services.entity_choices(ctx),
@@ -402,7 +396,7 @@ class UserPages(Controller):
     @post("/{user_id:uuid}")
     async def update(self, request: Request, user_id: uuid.UUID, data: Form) -> Page | Redirect:
         try:
-            user = await services.update_user(_ctx(request), user_id, parse(UserUpdate, form_values(data, UserUpdate)))
+            user = await services.update_user(request_context(request), user_id, parse(UserUpdate, form_values(data, UserUpdate)))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, user_id, exc.status_code,
                                       user_form=FormState.refused("usuario", data, exc))
@@ -412,7 +406,7 @@ class UserPages(Controller):
     @post("/{user_id:uuid}/desactivar")
     async def deactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
         try:
-            user = await services.deactivate_user(_ctx(request), user_id)
+            user = await services.deactivate_user(request_context(request), user_id)
         except Conflict as exc:
             flash(request, exc.message, "error")
         else:
@@ -422,7 +416,7 @@ class UserPages(Controller):
 
     @post("/{user_id:uuid}/reactivar")
     async def reactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
-        user = await services.reactivate_user(_ctx(request), user_id)
+        user = await services.reactivate_user(request_context(request), user_id)
         flash(request, f"La cuenta de {user.full_name} está activa nuevamente.", "exito")
         return _see_other(f"/admin/usuarios/{user_id}")
 
@@ -430,7 +424,7 @@ class UserPages(Controller):
     async def grant(self, request: Request, user_id: uuid.UUID, data: Form) -> Page | Redirect:
         values = {**form_values(data, MembershipCreate), "user_id": str(user_id)}
         try:
-            membership = await services.grant_membership(_ctx(request), parse(MembershipCreate, values))
+            membership = await services.grant_membership(request_context(request), parse(MembershipCreate, values))
         except (ValidationFailed, Conflict) as exc:
             return await self._detail(request, user_id, exc.status_code,
                                       grant_form=FormState.refused("rol", values, exc))
@@ -440,7 +434,7 @@ class UserPages(Controller):
     @post("/{user_id:uuid}/roles/{membership_id:uuid}/retirar")
     async def revoke(self, request: Request, user_id: uuid.UUID, membership_id: uuid.UUID) -> Redirect:
         try:
-            membership = await services.revoke_membership(_ctx(request), membership_id, user_id=user_id)
+            membership = await services.revoke_membership(request_context(request), membership_id, user_id=user_id)
         except Conflict as exc:
             flash(request, exc.message, "error")
         else:
@@ -483,29 +477,29 @@ class EntityApi(Controller):
                             level: str | None = None, active: str | None = None, page: int = 1,
                             page_size: int = 50) -> Listing[EntityRead]:
         return await services.list_entities(
-            _ctx(request), q=q, kind=_api_choice(kind, ENTITY_KINDS, "kind"),
+            request_context(request), q=q, kind=_api_choice(kind, ENTITY_KINDS, "kind"),
             level=_api_choice(level, GOVERNMENT_LEVELS, "level"), active=_active_filter(active),
             page=page, page_size=page_size)
 
     @get("/{entity_id:uuid}", summary="Ver una entidad")
     async def get_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
-        return await services.get_entity(_ctx(request), entity_id)
+        return await services.get_entity(request_context(request), entity_id)
 
     @post("/", summary="Registrar una entidad", description="Cuerpo: EntityCreate (ruc, name, short_name, kind, level).")
     async def create_entity(self, request: Request) -> EntityRead:
-        return await services.create_entity(_ctx(request), parse(EntityCreate, await _json(request)))
+        return await services.create_entity(request_context(request), parse(EntityCreate, await _json(request)))
 
     @patch("/{entity_id:uuid}", summary="Modificar una entidad", description="Cuerpo: EntityUpdate (solo los campos que cambian).")
     async def update_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
-        return await services.update_entity(_ctx(request), entity_id, parse(EntityUpdate, await _json(request)))
+        return await services.update_entity(request_context(request), entity_id, parse(EntityUpdate, await _json(request)))
 
     @post("/{entity_id:uuid}/desactivar", status_code=200, summary="Desactivar una entidad (conserva su historial)")
     async def deactivate_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
-        return await services.deactivate_entity(_ctx(request), entity_id)
+        return await services.deactivate_entity(request_context(request), entity_id)
 
     @post("/{entity_id:uuid}/reactivar", status_code=200, summary="Reactivar una entidad")
     async def reactivate_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
-        return await services.reactivate_entity(_ctx(request), entity_id)
+        return await services.reactivate_entity(request_context(request), entity_id)
 
 
 class CentreApi(Controller):
@@ -519,34 +513,34 @@ class CentreApi(Controller):
     async def list_centres(self, request: Request, q: str | None = None, channel: str | None = None,
                            entity_id: uuid.UUID | None = None, active: str | None = None, page: int = 1,
                            page_size: int = 50) -> Listing[CentreRead]:
-        return await services.list_centres(_ctx(request), q=q, channel=_api_choice(channel, CHANNELS, "channel"),
+        return await services.list_centres(request_context(request), q=q, channel=_api_choice(channel, CHANNELS, "channel"),
                                            entity_id=entity_id, active=_active_filter(active), page=page,
                                            page_size=page_size)
 
     @get("/{centre_id:uuid}", summary="Ver un centro con su horario (e historial), módulos y servicios")
     async def get_centre(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
-        return await services.get_centre(_ctx(request), centre_id)
+        return await services.get_centre(request_context(request), centre_id)
 
     @post("/", summary="Registrar un centro", description="Cuerpo: CentreCreate.")
     async def create_centre(self, request: Request) -> CentreDetail:
-        return await services.create_centre(_ctx(request), parse(CentreCreate, await _json(request)))
+        return await services.create_centre(request_context(request), parse(CentreCreate, await _json(request)))
 
     @patch("/{centre_id:uuid}", summary="Modificar un centro", description="Cuerpo: CentreUpdate.")
     async def update_centre(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
-        return await services.update_centre(_ctx(request), centre_id, parse(CentreUpdate, await _json(request)))
+        return await services.update_centre(request_context(request), centre_id, parse(CentreUpdate, await _json(request)))
 
     @post("/{centre_id:uuid}/horarios", summary="Definir el horario desde una fecha (el anterior queda en el historial)",
           description="Cuerpo: OpeningHoursSet (weekdays 0=lunes … 6=domingo, opens_at, closes_at, valid_from).")
     async def set_hours(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
-        return await services.set_opening_hours(_ctx(request), centre_id, parse(OpeningHoursSet, await _json(request)))
+        return await services.set_opening_hours(request_context(request), centre_id, parse(OpeningHoursSet, await _json(request)))
 
     @post("/{centre_id:uuid}/modulos", summary="Agregar un módulo de atención", description="Cuerpo: ModuleCreate.")
     async def add_module(self, request: Request, centre_id: uuid.UUID) -> ModuleRead:
-        return await services.add_module(_ctx(request), centre_id, parse(ModuleCreate, await _json(request)))
+        return await services.add_module(request_context(request), centre_id, parse(ModuleCreate, await _json(request)))
 
     @post("/{centre_id:uuid}/servicios", summary="Agregar un servicio de una entidad", description="Cuerpo: ServiceCreate.")
     async def add_service(self, request: Request, centre_id: uuid.UUID) -> ServiceRead:
-        return await services.add_service(_ctx(request), centre_id, parse(ServiceCreate, await _json(request)))
+        return await services.add_service(request_context(request), centre_id, parse(ServiceCreate, await _json(request)))
 
 
 class UserApi(Controller):
@@ -560,41 +554,41 @@ class UserApi(Controller):
     async def list_users(self, request: Request, q: str | None = None, entity_id: uuid.UUID | None = None,
                          role: str | None = None, active: str | None = None, page: int = 1,
                          page_size: int = 50) -> Listing[UserRead]:
-        return await services.list_users(_ctx(request), q=q, entity_id=entity_id,
+        return await services.list_users(request_context(request), q=q, entity_id=entity_id,
                                          role=_api_choice(role, MEMBERSHIP_ROLES, "role"),
                                          active=_active_filter(active), page=page, page_size=page_size)
 
     @get("/{user_id:uuid}", summary="Ver un usuario con sus roles (vigentes y retirados)")
     async def get_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
-        return await services.get_user(_ctx(request), user_id)
+        return await services.get_user(request_context(request), user_id)
 
     @post("/", summary="Crear una cuenta", description="Cuerpo: UserCreate. Devuelve el enlace de un solo uso "
           "para que la persona defina su contraseña (también se le envía por correo).")
     async def create_user(self, request: Request) -> UserCreated:
-        return await services.create_user(_ctx(request), parse(UserCreate, await _json(request)))
+        return await services.create_user(request_context(request), parse(UserCreate, await _json(request)))
 
     @patch("/{user_id:uuid}", summary="Modificar una cuenta", description="Cuerpo: UserUpdate.")
     async def update_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
-        return await services.update_user(_ctx(request), user_id, parse(UserUpdate, await _json(request)))
+        return await services.update_user(request_context(request), user_id, parse(UserUpdate, await _json(request)))
 
     @post("/{user_id:uuid}/desactivar", status_code=200, summary="Desactivar una cuenta (termina sus sesiones)")
     async def deactivate_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
-        return await services.deactivate_user(_ctx(request), user_id)
+        return await services.deactivate_user(request_context(request), user_id)
 
     @post("/{user_id:uuid}/reactivar", status_code=200, summary="Reactivar una cuenta")
     async def reactivate_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
-        return await services.reactivate_user(_ctx(request), user_id)
+        return await services.reactivate_user(request_context(request), user_id)
 
     @post("/{user_id:uuid}/membresias", summary="Otorgar un rol en una entidad",
           description="Cuerpo: entity_id y role.")
     async def grant_membership(self, request: Request, user_id: uuid.UUID) -> MembershipRead:
         body = await _json(request)
-        return await services.grant_membership(_ctx(request), parse(MembershipCreate, {**body, "user_id": str(user_id)}))
+        return await services.grant_membership(request_context(request), parse(MembershipCreate, {**body, "user_id": str(user_id)}))
 
     @delete("/{user_id:uuid}/membresias/{membership_id:uuid}", status_code=204,
             summary="Retirar un rol (la membresía se conserva inactiva en el historial)")
     async def revoke_membership(self, request: Request, user_id: uuid.UUID, membership_id: uuid.UUID) -> None:
-        await services.revoke_membership(_ctx(request), membership_id, user_id=user_id)
+        await services.revoke_membership(request_context(request), membership_id, user_id=user_id)
 
 
 controllers = [EntityPages, CentrePages, UserPages, EntityApi, CentreApi, UserApi]
