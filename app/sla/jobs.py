@@ -1,5 +1,6 @@
 """ANS background jobs (found by the worker through app.modules). Each takes ids and plain values, and is
-idempotent: the monthly report replaces its stored files; alert creation is unique per indicator and day.
+idempotent: the monthly report replaces its stored files; alert creation is unique per indicator and day; a
+rollup rebuild recomputes the same figures from the stored events.
 
 The jobs are synchronous (dramatiq threads) and call the same async services as the web through a
 short-lived asyncio loop with a database pool of their own.
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from app.db import Database, TenantContext
 from app.sla.calendar import LIMA
+from app.tenants.services import OPENING_HOURS_CHANGED
 from app.worker.broker import WorkerRuntime, job
 
 
@@ -69,5 +71,38 @@ def sla_close_previous_month(runtime: WorkerRuntime, centre_id: str | None = Non
         for centre in centres:
             await generate(db, TenantContext.system(), centre, period, today=today)
         return len(centres)
+
+    return _run(runtime, work)
+
+
+@job(OPENING_HOURS_CHANGED, max_retries=5, min_backoff=5_000, time_limit=1_800_000)
+def rebuild_after_opening_hours(runtime: WorkerRuntime, centre_id: str, valid_from: str) -> int:
+    """The platform administrator set a centre's opening hours from ``valid_from`` (queued by
+    ``app.tenants.services.set_opening_hours``): its daily rollups from that day on are recomputed against
+    the new calendar, as the system, and the rebuild is audited. A repeated message recomputes the same
+    figures. Returns the number of (entity, day) pairs recomputed."""
+    from sqlalchemy import text
+
+    from app import audit
+    from app.sla.rollups import rebuild_centre
+    from app.tenants.models import Centre
+
+    centre, start = uuid.UUID(centre_id), date.fromisoformat(valid_from)
+
+    async def work(db: Database) -> int:
+        ctx = TenantContext.system()
+        async with db.transaction(ctx) as s:
+            row = await s.get(Centre, centre)
+            if row is None:
+                return 0
+            # One rebuild of a centre at a time: two changes in a row (weekdays, then Saturday) are two
+            # messages that worker threads may run together on the same rollup rows.
+            await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sla-rollups:{centre}"})
+            done = await rebuild_centre(s, centre, start)
+            await audit.record(s, ctx, action="ans_indicadores_recalculados", record_type="centro",
+                               record_id=centre, after={"desde": start, "motivo": "horario_definido",
+                                                        "dias_recalculados": done},
+                               entity_id=row.administering_entity_id)
+            return done
 
     return _run(runtime, work)

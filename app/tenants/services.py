@@ -64,6 +64,7 @@ from app.tenants.schemas import (
     UserUpdate,
     parse,
 )
+from app.worker.outbox import enqueue_in_transaction
 
 LIMA = ZoneInfo("America/Lima")
 # A new account's link to choose a password: longer than a reset link (2 h), people may read it the next day.
@@ -71,6 +72,11 @@ SET_PASSWORD_LINK_HOURS = 72
 # Roles that only make sense in the rector entity (PCM, through the SGP).
 RECTOR_ONLY_ROLES = (ROLE_SUPERVISOR_SGP, ROLE_ADMIN)
 MAX_PAGE_SIZE = 200
+
+# What a centre change means for other domains is theirs to decide: this domain only queues the fact through
+# the outbox, in the transaction of the change, under a job name that the domain acting on it registers
+# (``app.sla.jobs`` recomputes the ANS rollups from that date). Arguments: centre id, first day affected.
+OPENING_HOURS_CHANGED = "centre_opening_hours_changed"
 
 
 # ------------------------------------------------------------------------------------ plumbing ---
@@ -385,7 +391,8 @@ async def update_centre(ctx: TenantContext, centre_id: uuid.UUID, data: CentreUp
 
 async def set_opening_hours(ctx: TenantContext, centre_id: uuid.UUID, data: OpeningHoursSet) -> CentreDetail:
     """New hours from a date: a new row per weekday that supersedes the earlier ones from that date on.
-    Nothing is overwritten, so indicators of past months keep the hours they were measured against."""
+    Nothing is overwritten, so indicators of past months keep the hours they were measured against; figures
+    from ``valid_from`` on are recomputed by the worker (:data:`OPENING_HOURS_CHANGED`, queued here)."""
     async with _unit_of_work(ctx, {"uq_centre_opening_hours_centre_id_weekday_valid_from": (
             "valid_from", "Ya hay un horario para ese día desde esa fecha; elija otra fecha de inicio.")}) as s:
         centre = await _locked_centre(s, centre_id)
@@ -402,6 +409,8 @@ async def set_opening_hours(ctx: TenantContext, centre_id: uuid.UUID, data: Open
         await s.flush()
         await audit.record(s, ctx, action="horario_definido", record_type="centro", record_id=centre.id,
                            after=data.model_dump(mode="json"), entity_id=centre.administering_entity_id)
+        await enqueue_in_transaction(s, OPENING_HOURS_CHANGED, str(centre.id), data.valid_from.isoformat(),
+                                     entity_id=centre.administering_entity_id)
         return await _centre_detail(s, centre)
 
 
