@@ -66,6 +66,32 @@ async def test_good_rows_are_stored_and_each_bad_row_is_reported_with_line_field
     assert (day.issued, day.abandoned, day.waits, day.waits_ok) == (3, 1, 2, 1)
 
 
+@pytest.mark.parametrize(("issued", "valid"), [
+    ("2025-03-03T09:00:00-05:00", True),
+    ("2025-03-03T09:00:00.250000-05:00", True),  # not written back identically (trailing zeros): exact check
+    ("2025-03-03T14:00:00Z", True),
+    ("2025-03-03 09:00-05", True),
+    ("2025-03-03T09:00:00", False),  # no offset
+    ("2025-03-03T24:00:00-05:00", False),  # PostgreSQL would read the next midnight
+    ("2025-03-03T09:00:60-05:00", False),  # nor a leap second
+    ("2025-03-03T09:00:00.1234567-05:00", False),  # more than microseconds
+    ("2025-02-29T09:00:00-05:00", False),  # 2025 is not a leap year: the quick check fails, the exact one reports
+    ("2025-03-03T9:00:00-05:00", False),
+    ("2025-03-0aT09:00:00-05:00", False),
+])
+async def test_a_time_is_valid_only_as_iso_8601_with_its_offset_and_a_real_date_and_time(db, world, issued, valid):
+    ruc = world.reniec.entity.ruc
+    data = tickets_csv(world, ticket_line("T1", ruc, "2025-03-03", "08:00", None, outcome="abandonado"),
+                       f"T2,1,{ruc},DNI,M01,A1,{issued},,,,abandonado\n")
+    report = await upload(db, world, data)
+    if valid:
+        assert (report.stored, report.errors) == (2, [])
+    else:
+        assert report.stored == 1
+        assert [(e.line, e.field) for e in report.errors] == [(3, "emitido")]
+        assert issued in report.errors[0].reason
+
+
 async def test_re_sending_the_same_events_changes_nothing(db, world):
     ruc = world.reniec.entity.ruc
     data = tickets_csv(world, ticket_line("T1", ruc, "2025-03-03", "09:00", "09:10"),
