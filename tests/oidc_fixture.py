@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+
+from tests.net import free_port
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 START_TIMEOUT_SECONDS = 60  # node starts slowly on a loaded machine
@@ -85,12 +86,6 @@ class OidcTestProvider:
         return await client.get(f"{parts.path}?{parts.query}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_until_ready(process: subprocess.Popen, issuer: str, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -117,7 +112,7 @@ def running_provider(settings, *, client_id: str, redirect_uris: list[str]):  # 
     if not (PROVIDER_DIR / "node_modules").is_dir():
         subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True)
 
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     client_secret = uuid.uuid4().hex
     env = {**os.environ, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": client_secret,

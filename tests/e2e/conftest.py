@@ -10,7 +10,6 @@ bound to the test event loop; the process inherits the test settings through the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from playwright.async_api import expect
 from app.auth.passwords import hash_password
 from app.db import TenantContext
 from app.tenants.models import Entity
+from tests.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -34,16 +34,10 @@ START_TIMEOUT_SECONDS = 30
 ADMIN_PASSWORD = "Navegador-seguro-2026"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(settings) -> Iterator[str]:
     """The app served by uvicorn on a free port; yields its base URL (no trailing slash)."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BASE_URL": base_url, "HOST": "127.0.0.1", "PORT": str(port)}
     log = tempfile.NamedTemporaryFile(prefix="mac-live-server-", suffix=".log", delete=False)
