@@ -15,7 +15,6 @@ Prints both ratios (goal: endpoint p99 ≤ 2× the bare query). No assertion: nu
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -27,11 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
 
-from app.config import get_settings, psycopg_url, with_database  # noqa: E402
+from app.config import get_settings, psycopg_url  # noqa: E402
 from app.sla.calendar import LIMA  # noqa: E402
+from bench.scratch_database import scratch_database  # noqa: E402
 
 PASSWORD = "Banco-de-pruebas-2026"
 MONTH = date(2025, 3, 1)
@@ -163,24 +161,8 @@ async def run(owner_url: str, n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        sys.exit("Defina DATABASE_URL (servidor PostgreSQL con un rol que pueda crear bases de datos).")
-    name = f"mac_bench_dashboard_{os.getpid()}"
-    with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    owner = with_database(server, name)
-    os.environ["DATABASE_URL"] = owner
-    os.environ.setdefault("SECRET_KEY", "clave-de-benchmark-" + "x" * 32)
-    get_settings.cache_clear()
-    try:
-        from app.database_setup import migrate
-
-        migrate(get_settings())
+    with scratch_database("mac_bench_dashboard") as owner:
         asyncio.run(run(owner, n))
-    finally:
-        with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

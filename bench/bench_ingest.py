@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import random
 import sys
 import time
@@ -31,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
 
-from app.config import get_settings, psycopg_url, with_database  # noqa: E402
+from app.config import get_settings, psycopg_url  # noqa: E402
 from app.sla.calendar import LIMA  # noqa: E402
+from bench.scratch_database import scratch_database  # noqa: E402
 
 RUC = "20295613620"
 
@@ -173,23 +172,8 @@ async def run(owner_url: str, n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        sys.exit("Defina DATABASE_URL (servidor PostgreSQL con un rol que pueda crear bases de datos).")
-    name = f"mac_bench_ingest_{os.getpid()}"
-    with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    owner = with_database(server, name)
-    os.environ["DATABASE_URL"] = owner
-    get_settings.cache_clear()
-    try:
-        from app.database_setup import migrate
-
-        migrate(get_settings())
+    with scratch_database("mac_bench_ingest") as owner:
         asyncio.run(run(owner, n))
-    finally:
-        with psycopg.connect(psycopg_url(server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":
