@@ -115,6 +115,20 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """The daily retention job, now: deletes finished work older than the window and prints what it deleted."""
+    from app.worker.retention import apply_retention
+
+    days = args.dias if args.dias is not None else get_settings().retention_days
+    if days < 1:
+        print("--dias debe ser al menos 1.", file=sys.stderr)
+        return 2
+    report = run_with_database(lambda db: apply_retention(db, days=days))
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Everything for a local run; Ctrl-C stops the web app, the worker and the embedded database cleanly."""
     from app.database_setup import migrate
@@ -179,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="registro de auditoría")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="verifica la cadena de hashes").set_defaults(func=cmd_audit_verify)
+    retention = sub.add_parser("retencion", aliases=["retention"],
+                               help="elimina outbox y correos enviados, sesiones y enlaces vencidos (idempotente)")
+    retention.add_argument("--dias", type=int, default=None,
+                           help="días de trabajo terminado que se conservan (por defecto RETENTION_DAYS, 30)")
+    retention.set_defaults(func=cmd_retention)
     # Each domain may add its own subcommands (`app.<domain>.cli.register(subparsers)`).
     for module in domain_modules("cli"):
         module.register(sub)

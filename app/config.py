@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = 15
     log_json: bool = False
 
+    # Retention (app.worker.retention, daily in the worker and `mac retencion`): outbox messages and e-mails
+    # already sent, and one-time links (password reset, set-password, unaccepted invitations) that stopped
+    # working, are deleted this many days later. Unsent ones and the audit log are never deleted; expired
+    # web sessions go as soon as they expire.
+    retention_days: int = Field(default=30, ge=1)
+
     # Platform sealing certificate (PAdES): a PKCS#12 file, or a PEM key + certificate (+ chain).
     # Unset: a demo sealing certificate is generated once under data_dir/sealing and labelled as demo.
     sealing_pkcs12_path: str | None = None

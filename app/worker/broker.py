@@ -17,7 +17,7 @@ How jobs become actors (the deferred-declaration pattern)
     blueprints: declare now, bind when the application is assembled. It also lets tests bind the same jobs
     to several real brokers in one process, each on its own queues.
 
-    Where jobs live: ``app/worker/`` for the worker's own (mail, heartbeat) and ``app/<domain>/jobs.py``
+    Where jobs live: ``app/worker/`` for the worker's own (mail, heartbeat, retention) and ``app/<domain>/jobs.py``
     for a domain's, e.g.::
 
         from app.worker.broker import WorkerRuntime, job
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 # The worker's own job modules. A domain with background work puts its jobs in its own ``jobs.py``
 # (``app/billing_reports/jobs.py``), found through the same plug-in point as routes (app.modules).
-WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner")
+WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner", "app.worker.retention")
 
 DEFAULT_QUEUE = "default"
 

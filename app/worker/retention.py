@@ -1,0 +1,164 @@
+"""Retention: what the platform no longer needs is deleted, daily, in small batches.
+
+What goes (and what never does):
+
+- ``outbox``: messages relayed to the broker more than ``RETENTION_DAYS`` ago. A row still waiting (never
+  relayed, or failing and backing off) stays: it is work in progress or something to look at.
+- ``outgoing_emails``: mails delivered more than ``RETENTION_DAYS`` ago. An undelivered one stays however old:
+  once dramatiq gives up retrying it is the only trace of a mail that never left (``attempts``,
+  ``last_error``), and failures are few, so keeping them costs nothing.
+- ``web_sessions``: sessions whose ``expires_at`` is past (the store already ignores them). A session without
+  expiry stays.
+- ``password_reset_tokens`` (reset and set-password links): links that expired or were used more than
+  ``RETENTION_DAYS`` ago. The table is DEFINER_ONLY, so the deletion goes through the SECURITY DEFINER
+  function ``retention_purge_reset_tokens`` (migration 0011), which also refuses to touch a working link.
+- ``invitations``: invitations never accepted that expired or were revoked more than ``RETENTION_DAYS`` ago
+  (dead links cluttering the manager's list; the audit log keeps that they were sent). An accepted invitation
+  is the provenance of a membership and stays, like every other domain record.
+- Never the audit log (append-only by law; its triggers refuse deletes anyway) and never registration
+  requests: their link is the request itself, a domain record.
+
+Each kind is deleted by one set-based statement per batch of :data:`BATCH_SIZE` rows, each batch in its own
+short transaction, looping until a batch comes back short: a long backlog never holds one huge transaction
+or lock. Rows locked by someone else (the relay, a mail being sent) are skipped (``SKIP LOCKED``) and wait
+for the next run. Every run appends one audit entry with the counts per kind.
+
+:func:`apply_retention` is shared by the daily worker job (:data:`retention_job`) and ``mac retencion``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from app import audit
+from app.db import Database, TenantContext
+from app.worker.broker import WorkerRuntime, job
+
+BATCH_SIZE = 5_000
+DAY_SECONDS = 86_400
+
+# Kind → label for people (CLI output), in the order the kinds are purged.
+KINDS: dict[str, str] = {
+    "outbox": "Mensajes del outbox ya enviados",
+    "correos": "Correos ya enviados",
+    "sesiones": "Sesiones web vencidas",
+    "enlaces": "Enlaces de un solo uso vencidos o usados (contraseña)",
+    "invitaciones": "Invitaciones no aceptadas vencidas o revocadas",
+}
+
+
+# --- What is old enough (pure) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Rows older than these instants are no longer needed."""
+
+    sent_before: datetime  # outbox messages and mails sent before this
+    sessions_expired_before: datetime  # web sessions expired before this (now)
+    links_dead_before: datetime  # one-time links expired, used or revoked before this
+
+
+def cutoffs(now: datetime, days: int) -> Cutoffs:
+    """The cut-offs for a run at ``now`` keeping ``days`` days (at least one) of finished work."""
+    if days < 1:
+        raise ValueError("La retención debe ser de al menos un día")
+    if now.tzinfo is None:
+        raise ValueError("La hora de referencia debe indicar su zona horaria")
+    before = now - timedelta(days=days)
+    return Cutoffs(sent_before=before, sessions_expired_before=now, links_dead_before=before)
+
+
+# --- The deletions (set-based, one batch per statement) -------------------------------------------------------
+
+_BATCH_STATEMENTS = {
+    "outbox": text("""
+        DELETE FROM outbox WHERE id IN (
+          SELECT id FROM outbox WHERE sent_at < :sent_before
+          ORDER BY sent_at LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+    "correos": text("""
+        DELETE FROM outgoing_emails WHERE id IN (
+          SELECT id FROM outgoing_emails WHERE sent_at < :sent_before
+          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+    "sesiones": text("""
+        DELETE FROM web_sessions WHERE key_hash IN (
+          SELECT key_hash FROM web_sessions WHERE expires_at < :sessions_expired_before
+          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+    "enlaces": text("SELECT retention_purge_reset_tokens(:links_dead_before, :batch)"),
+    "invitaciones": text("""
+        DELETE FROM invitations WHERE id IN (
+          SELECT id FROM invitations
+           WHERE accepted_at IS NULL AND (expires_at < :links_dead_before OR revoked_at < :links_dead_before)
+          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+}
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    days: int
+    deleted: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+    def lines(self) -> list[str]:
+        lines = [f"Retención aplicada (se conservan {self.days} días de trabajo terminado):"]
+        lines += [f"  {label}: {self.deleted.get(kind, 0)} eliminados" for kind, label in KINDS.items()]
+        lines.append(f"  Total: {self.total} filas eliminadas. El registro de auditoría no se toca.")
+        return lines
+
+
+async def _purge_batch(db: Database, kind: str, cut: Cutoffs, batch: int) -> int:
+    params = {"sent_before": cut.sent_before, "sessions_expired_before": cut.sessions_expired_before,
+              "links_dead_before": cut.links_dead_before, "batch": batch}
+    async with db.transaction(TenantContext.system()) as s:
+        result = await s.execute(_BATCH_STATEMENTS[kind], params)
+        return int(result.scalar() or 0) if kind == "enlaces" else result.rowcount
+
+
+async def purge(db: Database, kind: str, cut: Cutoffs, *, batch: int = BATCH_SIZE) -> int:
+    """Delete every row of ``kind`` past its cut-off, ``batch`` rows per transaction; returns how many."""
+    total = 0
+    while True:
+        deleted = await _purge_batch(db, kind, cut, batch)
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+async def apply_retention(db: Database, *, days: int, now: datetime | None = None,
+                          batch: int = BATCH_SIZE) -> RetentionReport:
+    """Delete what is no longer needed (see the module's docstring) and audit the run; safe to repeat."""
+    cut = cutoffs(now or datetime.now(UTC), days)
+    deleted = {kind: await purge(db, kind, cut, batch=batch) for kind in KINDS}
+    report = RetentionReport(days=days, deleted=deleted)
+    async with db.transaction(TenantContext.system()) as s:
+        await audit.record(s, TenantContext.system(), action="retencion_aplicada", record_type="retencion",
+                           actor_label="sistema", after={"dias": days, "eliminados": deleted})
+    return report
+
+
+# --- The daily job -----------------------------------------------------------------------------------------
+
+
+def _job(runtime: WorkerRuntime, days: int | None = None) -> None:
+    """dramatiq entry point: a daily message (periodic, without arguments) applies the configured retention."""
+
+    async def run() -> None:
+        db = Database(runtime.settings.runtime_url(), pool_size=1)
+        try:
+            await apply_retention(db, days=days or runtime.settings.retention_days)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+# Recorded in the worker's job registry (app.worker.broker.WORKER_JOB_MODULES); claimed once a day across all
+# workers (app.worker.schedule). Idempotent: a second run finds nothing more to delete.
+retention_job = job("apply_retention", max_retries=3, time_limit=3_600_000, every_seconds=DAY_SECONDS)(_job)
