@@ -75,25 +75,33 @@ def cutoffs(now: datetime, days: int) -> Cutoffs:
 
 # --- The deletions (set-based, one batch per statement) -------------------------------------------------------
 
+# Each statement picks one batch in a MATERIALIZED CTE, evaluated exactly once, then deletes those rows. (The
+# shorter ``DELETE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` is not bounded: when the
+# planner rescans the sub-query, rows the statement already deleted are skipped and the next ones are taken,
+# so one statement can delete far more than ``n``.)
 _BATCH_STATEMENTS = {
     "outbox": text("""
-        DELETE FROM outbox WHERE id IN (
+        WITH batch AS MATERIALIZED (
           SELECT id FROM outbox WHERE sent_at < :sent_before
-          ORDER BY sent_at LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+          ORDER BY sent_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+        DELETE FROM outbox o USING batch b WHERE o.id = b.id"""),
     "correos": text("""
-        DELETE FROM outgoing_emails WHERE id IN (
+        WITH batch AS MATERIALIZED (
           SELECT id FROM outgoing_emails WHERE sent_at < :sent_before
-          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+          LIMIT :batch FOR UPDATE SKIP LOCKED)
+        DELETE FROM outgoing_emails m USING batch b WHERE m.id = b.id"""),
     "sesiones": text("""
-        DELETE FROM web_sessions WHERE key_hash IN (
+        WITH batch AS MATERIALIZED (
           SELECT key_hash FROM web_sessions WHERE expires_at < :sessions_expired_before
-          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+          ORDER BY expires_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+        DELETE FROM web_sessions w USING batch b WHERE w.key_hash = b.key_hash"""),
     "enlaces": text("SELECT retention_purge_reset_tokens(:links_dead_before, :batch)"),
     "invitaciones": text("""
-        DELETE FROM invitations WHERE id IN (
+        WITH batch AS MATERIALIZED (
           SELECT id FROM invitations
            WHERE accepted_at IS NULL AND (expires_at < :links_dead_before OR revoked_at < :links_dead_before)
-          LIMIT :batch FOR UPDATE SKIP LOCKED)"""),
+          LIMIT :batch FOR UPDATE SKIP LOCKED)
+        DELETE FROM invitations i USING batch b WHERE i.id = b.id"""),
 }
 
 
@@ -113,7 +121,8 @@ class RetentionReport:
         return lines
 
 
-async def _purge_batch(db: Database, kind: str, cut: Cutoffs, batch: int) -> int:
+async def purge_batch(db: Database, kind: str, cut: Cutoffs, batch: int = BATCH_SIZE) -> int:
+    """One batch of ``kind``, at most ``batch`` rows, in its own transaction; returns how many were deleted."""
     params = {"sent_before": cut.sent_before, "sessions_expired_before": cut.sessions_expired_before,
               "links_dead_before": cut.links_dead_before, "batch": batch}
     async with db.transaction(TenantContext.system()) as s:
@@ -125,7 +134,7 @@ async def purge(db: Database, kind: str, cut: Cutoffs, *, batch: int = BATCH_SIZ
     """Delete every row of ``kind`` past its cut-off, ``batch`` rows per transaction; returns how many."""
     total = 0
     while True:
-        deleted = await _purge_batch(db, kind, cut, batch)
+        deleted = await purge_batch(db, kind, cut, batch)
         total += deleted
         if deleted < batch:
             return total

@@ -39,11 +39,14 @@ def upgrade() -> None:
         IF app_role() <> 'sistema' THEN
           RAISE EXCEPTION 'Solo el sistema aplica la política de retención' USING ERRCODE = 'insufficient_privilege';
         END IF;
-        DELETE FROM password_reset_tokens WHERE id IN (
+        -- The batch is chosen once (a MATERIALIZED CTE): an IN (sub-query ... LIMIT) could be rescanned and
+        -- delete more than p_limit rows.
+        WITH batch AS MATERIALIZED (
           SELECT t.id FROM password_reset_tokens t
            WHERE t.expires_at < v_before OR t.used_at < v_before
            LIMIT greatest(least(p_limit, 50000), 0)
-           FOR UPDATE SKIP LOCKED);
+           FOR UPDATE SKIP LOCKED)
+        DELETE FROM password_reset_tokens p USING batch b WHERE p.id = b.id;
         GET DIAGNOSTICS v_deleted = ROW_COUNT;
         RETURN v_deleted;
       END $$;

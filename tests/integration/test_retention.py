@@ -22,7 +22,7 @@ from app.config import psycopg_url
 from app.db import TenantContext
 from app.tenants.onboarding_models import Invitation
 from app.worker.models import OutboxMessage, OutgoingEmail
-from app.worker.retention import BATCH_SIZE, apply_retention, cutoffs, retention_job
+from app.worker.retention import BATCH_SIZE, KINDS, apply_retention, cutoffs, purge_batch, retention_job
 from tests.worker_fixtures import runtime, worker_settings  # noqa: F401
 
 DAYS = 30
@@ -259,18 +259,59 @@ async def test_a_backlog_larger_than_one_batch_is_purged_entirely(db):
     assert await existing(db, OutboxMessage, ids + [kept]) == {kept}
 
 
+# How many rows of each kind are past the cut-offs (counted as the owner: every tenant, definer-only tables).
+DUE = {
+    "outbox": "SELECT count(*) FROM outbox WHERE sent_at < %(sent)s",
+    "correos": "SELECT count(*) FROM outgoing_emails WHERE sent_at < %(sent)s",
+    "sesiones": "SELECT count(*) FROM web_sessions WHERE expires_at < %(now)s",
+    "enlaces": "SELECT count(*) FROM password_reset_tokens WHERE expires_at < %(links)s OR used_at < %(links)s",
+    "invitaciones": "SELECT count(*) FROM invitations WHERE accepted_at IS NULL"
+                    " AND (expires_at < %(links)s OR revoked_at < %(links)s)",
+}
+
+
+def due(owner_url: str, kind: str, cut) -> int:  # noqa: ANN001
+    with psycopg.connect(psycopg_url(owner_url)) as conn:
+        return conn.execute(DUE[kind], {"sent": cut.sent_before, "now": cut.sessions_expired_before,
+                                        "links": cut.links_dead_before}).fetchone()[0]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_one_statement_deletes_at_most_one_batch(db, tenants, owner_url, kind):
+    tenant = await tenants.create(roles=("finanzas",))
+    now = datetime.now(UTC)
+    for _ in range(25):
+        if kind == "outbox":
+            await outbox_message(db, sent_days_ago=400)
+        elif kind == "correos":
+            await mail(db, sent_days_ago=400)
+        elif kind == "sesiones":
+            await web_session(db, expires_in=timedelta(days=-400))
+        elif kind == "enlaces":
+            reset_link(owner_url, tenant.users["finanzas"].id, expires=now - timedelta(days=400))
+        else:
+            await invitation(db, tenant.entity.id, expires=now - timedelta(days=400))
+    cut = cutoffs(now, DAYS)
+    waiting = due(owner_url, kind, cut)
+    assert waiting >= 25
+
+    assert await purge_batch(db, kind, cut, batch=10) == 10
+    assert due(owner_url, kind, cut) == waiting - 10
+
+
 async def test_running_it_again_deletes_nothing_more(db, tenants, owner_url):
     user_id = (await tenants.create(roles=("finanzas",))).users["finanzas"].id
-    await outbox_message(db, sent_days_ago=50)
-    await mail(db, sent_days_ago=50)
-    await web_session(db, expires_in=timedelta(days=-3))
-    reset_link(owner_url, user_id, expires=datetime.now(UTC) - timedelta(days=50))
+    for _ in range(3):
+        await outbox_message(db, sent_days_ago=50)
+        await mail(db, sent_days_ago=50)
+        await web_session(db, expires_in=timedelta(days=-3))
+        reset_link(owner_url, user_id, expires=datetime.now(UTC) - timedelta(days=50))
     now = datetime.now(UTC)
 
     first = await apply_retention(db, days=DAYS, now=now)
     second = await apply_retention(db, days=DAYS, now=now)
 
-    assert min(first.deleted[k] for k in ("outbox", "correos", "sesiones", "enlaces")) >= 1
+    assert min(first.deleted[k] for k in ("outbox", "correos", "sesiones", "enlaces")) >= 3
     assert second.deleted == {kind: 0 for kind in first.deleted}
 
 
