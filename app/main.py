@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Litestar, Request
-from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
@@ -18,6 +17,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from app.auth.actor import ActorMiddleware
+from app.auth.csrf import csrf_middleware
 from app.auth.session_store import PostgresSessionStore, SessionConfig
 from app.config import Settings, get_settings
 from app.db import get_database
@@ -54,10 +54,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                    samesite="lax", renew_on_access=True, store="sessions")
     template_config = TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine,
                                      engine_callback=lambda engine: configure_jinja(engine.engine))
-    csrf = CSRFConfig(secret=settings.resolved_secret_key(), cookie_name="mac_csrf", cookie_secure=settings.cookies_secure,
-                      cookie_samesite="lax", header_name="x-csrftoken",
-                      # Machine clients authenticate with bearer tokens, not cookies: no CSRF exposure.
-                      exclude=["/api/", "/oauth/token"])
+    # Litestar's CSRF check on every unsafe request, /api/ included (people use it with their session cookie);
+    # only bearer-token requests and /oauth/token skip it (app/auth/csrf.py).
+    csrf = csrf_middleware(settings)
     rate_limit = RateLimitConfig(rate_limit=("minute", settings.login_rate_limit_per_minute), check_throttle_handler=_is_throttled, store="rate_limit")
 
     async def close_database() -> None:
@@ -66,14 +65,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[RequestLogMiddleware, session_config.middleware, ActorMiddleware, rate_limit.middleware],
+        middleware=[RequestLogMiddleware, session_config.middleware, ActorMiddleware, rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
-        csrf_config=csrf,
         plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="Plataforma MAC", version="1.0.0", path="/schema",
-                                     description="API de la Plataforma MAC (Mejor Atención al Ciudadano).",
+                                     description="API de la Plataforma MAC (Mejor Atención al Ciudadano). Los "
+                                                 "sistemas se autentican con `Authorization: Bearer` (token de "
+                                                 "/oauth/token); las escrituras con la sesión del navegador envían "
+                                                 "además la cabecera X-CSRFToken con el valor de la cookie mac_csrf.",
                                      render_plugins=[ScalarRenderPlugin()],
                                      components=Components(security_schemes={
                                          "BearerToken": SecurityScheme(

@@ -84,12 +84,37 @@ async def client(app):
         yield WebClient(c)
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class WebClient:
+    """A signed-in browser. Its unsafe calls to /api/ carry the X-CSRFToken header, as the pages' htmx does
+    (base.html); ``.http`` is the bare client, for requests a forger could make."""
+
     def __init__(self, client) -> None:  # noqa: ANN001
         self.http = client
 
     def __getattr__(self, name):  # noqa: ANN001
         return getattr(self.http, name)
+
+    async def request(self, method: str, url, **kwargs):  # noqa: ANN001, ANN201
+        headers = dict(kwargs.pop("headers", None) or {})
+        if (method.upper() in UNSAFE_METHODS and str(url).startswith("/api/")
+                and not {name.lower() for name in headers} & {"authorization", "x-csrftoken"}):
+            headers["x-csrftoken"] = await self.csrf()
+        return await self.http.request(method, url, headers=headers, **kwargs)
+
+    async def post(self, url, **kwargs):  # noqa: ANN001, ANN201
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url, **kwargs):  # noqa: ANN001, ANN201
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url, **kwargs):  # noqa: ANN001, ANN201
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url, **kwargs):  # noqa: ANN001, ANN201
+        return await self.request("DELETE", url, **kwargs)
 
     async def csrf(self) -> str:
         if "mac_csrf" not in self.http.cookies:

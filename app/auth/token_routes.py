@@ -2,8 +2,9 @@
 
 ``POST /oauth/token`` speaks RFC 6749 exactly (form-encoded request, ``client_secret_basic`` or
 ``client_secret_post``, JSON errors with ``error`` codes a client library understands), because queue systems
-use off-the-shelf OAuth2 libraries. The ``/api/v1`` routes accept only bearer tokens: a person's session cookie
-does not open them (they are exempt from CSRF precisely because cookies are not accepted there).
+use off-the-shelf OAuth2 libraries. The machine routes here accept only bearer tokens (a person's session cookie
+does not open them); requests with a bearer token skip the CSRF check, which every cookie-borne write to
+``/api/`` must pass (app/auth/csrf.py).
 """
 
 from __future__ import annotations

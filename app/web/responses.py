@@ -12,6 +12,7 @@ from litestar.response import Redirect
 from app.web.page import Page
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.auth.csrf import CSRF_COOKIE, CSRF_HEADER
 from app.errors import DomainError
 
 log = structlog.get_logger()
@@ -39,6 +40,11 @@ STATUS_MESSAGES = {
     429: "Hizo demasiados intentos en poco tiempo. Espere un momento y vuelva a intentarlo.",
     500: "Ocurrió un error inesperado. El equipo técnico fue notificado; intente nuevamente más tarde.",
 }
+CSRF_FORM = "El formulario venció o no es válido. Recargue la página e intente de nuevo."
+CSRF_API_MISSING = ("Falta el token CSRF en la cabecera X-CSRFToken: las escrituras de la API con sesión del "
+                    "navegador lo requieren.")
+CSRF_API_INVALID = (f"El token CSRF de la cabecera X-CSRFToken no coincide con la cookie {CSRF_COOKIE}: envíe el "
+                    f"valor actual de esa cookie (o recargue la página) e intente de nuevo.")
 
 
 def wants_json(request: Request) -> bool:
@@ -69,6 +75,12 @@ def error_page(request: Request, status: int, message: str, title: str | None = 
                                            "message": message}, status_code=status, media_type=MediaType.HTML)
 
 
+def csrf_detail(request: Request) -> str:
+    if not request.url.path.startswith("/api/"):
+        return CSRF_FORM
+    return CSRF_API_INVALID if request.headers.get(CSRF_HEADER) else CSRF_API_MISSING
+
+
 def handle_exception(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DomainError):
         status, detail, code, title, errors = exc.status_code, exc.message, exc.code, exc.title, exc.errors
@@ -82,8 +94,8 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         # Litestar's own details are English status phrases; ours (raised in guards and routes) are Spanish.
         generic = exc.detail in (None, "", HTTPStatus(status).phrase)
         detail = STATUS_MESSAGES.get(status, exc.detail) if generic else exc.detail
-        if "CSRF" in (exc.detail or ""):
-            detail, code = "El formulario venció o no es válido. Recargue la página e intente de nuevo.", "csrf"
+        if "CSRF" in (exc.detail or ""):  # Litestar's CSRF middleware (app/auth/csrf.py)
+            detail, code = csrf_detail(request), "csrf"
     else:
         log.exception("error_no_controlado", path=request.url.path, exc_info=exc)
         status, detail, code, title, errors = HTTP_500_INTERNAL_SERVER_ERROR, STATUS_MESSAGES[500], None, None, None
