@@ -132,6 +132,8 @@ async def purge_batch(db: Database, kind: str, cut: Cutoffs, batch: int = BATCH_
 
 async def purge(db: Database, kind: str, cut: Cutoffs, *, batch: int = BATCH_SIZE) -> int:
     """Delete every row of ``kind`` past its cut-off, ``batch`` rows per transaction; returns how many."""
+    if not 1 <= batch <= 50_000:  # 50,000: the cap of retention_purge_reset_tokens
+        raise ValueError("El lote de retención debe tener entre 1 y 50 000 filas")
     total = 0
     while True:
         deleted = await purge_batch(db, kind, cut, batch)

@@ -22,7 +22,7 @@ from app.config import psycopg_url
 from app.db import TenantContext
 from app.tenants.onboarding_models import Invitation
 from app.worker.models import OutboxMessage, OutgoingEmail
-from app.worker.retention import BATCH_SIZE, KINDS, apply_retention, cutoffs, purge_batch, retention_job
+from app.worker.retention import BATCH_SIZE, KINDS, apply_retention, cutoffs, purge, purge_batch, retention_job
 from tests.worker_fixtures import runtime, worker_settings  # noqa: F401
 
 DAYS = 30
@@ -297,6 +297,13 @@ async def test_one_statement_deletes_at_most_one_batch(db, tenants, owner_url, k
 
     assert await purge_batch(db, kind, cut, batch=10) == 10
     assert due(owner_url, kind, cut) == waiting - 10
+
+
+async def test_a_batch_size_that_could_never_finish_is_refused(db):
+    cut = cutoffs(datetime.now(UTC), DAYS)
+    for batch in (0, 50_001):
+        with pytest.raises(ValueError, match="lote"):
+            await purge(db, "outbox", cut, batch=batch)
 
 
 async def test_running_it_again_deletes_nothing_more(db, tenants, owner_url):
