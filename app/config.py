@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, model_validator
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
     sealing_chain_path: str | None = None
     # RFC 3161 time-stamping authority: signatures become PAdES B-T when set.
     tsa_url: str | None = None
+    # PAdES level of the platform's seal when a TSA is configured: B-T, B-LT (certificate chain and CRL/OCSP
+    # embedded in the DSS: verifiable after the CA's services are gone) or B-LTA (B-LT + a document timestamp
+    # over the DSS). Unset: B-LT with TSA_URL. Without a TSA the seal is always B-B (B-LT builds on B-T).
+    sealing_level: Literal["B-T", "B-LT", "B-LTA"] | None = None
     # Trust roots for signatures made outside the platform (IOFE / FIRMA PERÚ): PEM/DER files or
     # directories, separated by commas.
     signature_trust_roots: str | None = None

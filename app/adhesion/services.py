@@ -628,7 +628,7 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
                 signer_name=f"{caller.actor.full_name} ({signer_entity.short_name})",
                 reason="Presentación de la Cláusula de Adhesión" if action == "presentar"
                 else "Aceptación y contrafirma de la Cláusula de Adhesión",
-                tsa_url=settings.tsa_url)
+                tsa_url=settings.tsa_url, level=settings.sealing_level)
             signed, level, signed_at = sealed.pdf, sealed.level, sealed.signed_at
             kind, signer = "sello_plataforma", f"{caller.actor.full_name} · {signer_entity.short_name}"
             label = ("Firma electrónica de la entidad participante" if party == states.ENTIDAD
@@ -753,7 +753,7 @@ async def evidence_pdf(caller: Caller, adhesion_id: uuid.UUID) -> tuple[str, byt
     sealed = await signing.seal_new_field(pdf, field_name="SelloConstancia",
                                           identity=signing.sealing_identity(get_settings()),
                                           reason="Constancia de trazabilidad de la adhesión",
-                                          tsa_url=get_settings().tsa_url)
+                                          tsa_url=get_settings().tsa_url, level=get_settings().sealing_level)
     return f"constancia-adhesion-{a.id}.pdf", sealed.pdf
 
 

@@ -355,19 +355,22 @@ def seal_pdf(pdf: bytes, data: StatementData, settings: Settings) -> Sealed:
 
     identity = fast_sealing_identity(signing.sealing_identity(settings))
     timestamper = signing.timestamper_for(settings.tsa_url)
+    level = signing.effective_level(settings.sealing_level, timestamper)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=SEAL_FIELD))
     meta = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD, md_algorithm="sha256", subfilter=SigSeedSubFilter.PADES, name="Plataforma MAC",
         reason=f"Estado de cuenta {data.number} ({data.period_label}, RUC {data.participant.ruc})",
-        location="Plataforma MAC")
+        location="Plataforma MAC", **signing.long_term_options(identity, level))
     pdf_signer = signers.PdfSigner(meta, identity.signer, timestamper=timestamper)
-    out = _run(pdf_signer.async_sign_pdf(
-        writer, bytes_reserved=None if timestamper else SIGNATURE_BYTES_RESERVED))
+    out = _run(signing.sign_with_seal(
+        pdf_signer, writer, bytes_reserved=None if timestamper else SIGNATURE_BYTES_RESERVED))
     signed = out.getvalue()
     if not signed.startswith(pdf):  # an incremental update never rewrites the original; guard it anyway
         raise RuntimeError("El sello alteró el documento original")
-    return Sealed(signed, identity.label, signing.level_of(timestamped=timestamper is not None))
+    # Read back from the file (B-T, B-LT or B-LTA as pyHanko produced it); without a TSA it can only be B-B.
+    return Sealed(signed, identity.label,
+                  signing.level_of_field(signed, SEAL_FIELD) if timestamper else signing.level_of(timestamped=False))
 
 
 # ------------------------------------------------------------------------------------------- generating ---

@@ -12,6 +12,13 @@ Rules kept here:
   only change after it is the party's signature in its reserved field (pyHanko's difference analysis);
 - the signer's certificate must chain to the configured trust roots, be valid now (we cannot trust a
   self-declared signing time without a timestamp) and carry the entity's RUC (``FAU <RUC>`` in the subject).
+
+Levels of the platform's seal (ETSI EN 319 142, PAdES baseline): B-B without a TSA; with ``TSA_URL``, B-LT by
+default (the signature timestamp, then the certificate chain and CRL/OCSP answers embedded in the document's
+DSS, so the seal can be validated after the CA's revocation services are gone) or, with ``SEALING_LEVEL``, B-T
+or B-LTA (a document timestamp over the DSS as well). The level recorded is read back from the produced PDF.
+The demo CA keeps its key under ``DATA_DIR/sealing`` and issues a CRL there, which the validation context
+receives as a known CRL: demo and tests produce real B-LT documents offline.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
@@ -35,7 +43,10 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import SigSeedSubFilter
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -43,6 +54,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from app.errors import ValidationFailed
 
 DEMO_LABEL = "SELLO DE DEMOSTRACIÓN (sin valor legal)"
+# Where the demo CA's CRL says it is published. Nothing is served there (``.invalid`` never resolves): the
+# CRL is handed to the validator as a known CRL and embedded in every long-term document.
+DEMO_CRL_URL = "http://crl.plataforma-mac.invalid/ca-demostracion.crl"
+DEMO_CRL_VALIDITY = timedelta(days=7)
 
 
 # --- Trust roots and key material -----------------------------------------------------------------------------
@@ -78,10 +93,27 @@ class SealingIdentity:
     certificate: asn1_x509.Certificate
     chain_roots: tuple[asn1_x509.Certificate, ...]
     is_demo: bool
+    # Roots the seal's own chain and its TSA's chain are validated against before embedding their validation
+    # data (the seal's chain roots and SIGNATURE_TRUST_ROOTS), and the intermediates we hold.
+    validation_roots: tuple[asn1_x509.Certificate, ...] = ()
+    other_certs: tuple[asn1_x509.Certificate, ...] = ()
+    demo_dir: Path | None = None  # the demo CA's folder: its CRL is the revocation data (no network)
 
     @property
     def label(self) -> str:
         return self.certificate.subject.native.get("common_name", "Sello de la Plataforma MAC")
+
+    def validation_context(self) -> ValidationContext:
+        """The context pyHanko validates the seal (and the TSA) in before signing, and whose certificates,
+        CRLs and OCSP answers it embeds in the DSS: a real seal fetches them from the CA (CRL distribution
+        points, OCSP); the demo seal uses the demo CA's own CRL, refreshed when it nears its next update."""
+        roots = list(self.validation_roots or self.chain_roots)
+        if self.demo_dir is not None:
+            return ValidationContext(trust_roots=roots, other_certs=list(self.other_certs),
+                                     crls=[demo_crl(self.demo_dir)], allow_fetching=False,
+                                     revocation_mode="hard-fail")
+        return ValidationContext(trust_roots=roots, other_certs=list(self.other_certs), allow_fetching=True,
+                                 revocation_mode="hard-fail")
 
 
 _identity_lock = threading.Lock()
@@ -91,7 +123,7 @@ _identity_cache: dict[tuple, SealingIdentity] = {}
 def sealing_identity(settings) -> SealingIdentity:  # noqa: ANN001
     """The configured seal (PKCS#12, or PEM key + certificate), else the demo seal under DATA_DIR."""
     key = (settings.sealing_pkcs12_path, settings.sealing_key_path, settings.sealing_cert_path,
-           str(settings.data_dir))
+           str(settings.data_dir), getattr(settings, "signature_trust_roots", None))
     with _identity_lock:
         if key not in _identity_cache:
             _identity_cache[key] = _load_identity(settings)
@@ -119,12 +151,20 @@ def _load_identity(settings) -> SealingIdentity:  # noqa: ANN001
     if signer is None:
         raise RuntimeError("No se pudo cargar el certificado de sello de la plataforma (revise SEALING_*)")
     roots = tuple(c for c in [*chain, signer.signing_cert] if c.self_signed == "maybe" or c.self_signed == "yes")
-    return SealingIdentity(signer=signer, certificate=signer.signing_cert, chain_roots=roots or (signer.signing_cert,),
-                           is_demo=is_demo)
+    roots = roots or (signer.signing_cert,)
+    if is_demo:  # demo documents sealed under an earlier demo CA stay verifiable
+        roots = (*roots, *(c for p in sorted(ca_path.parent.glob("retired-ca-*.crt"))
+                           for c in load_certificates(p.read_bytes())))
+    extra = load_trust_roots(getattr(settings, "signature_trust_roots", None))
+    return SealingIdentity(signer=signer, certificate=signer.signing_cert, chain_roots=roots, is_demo=is_demo,
+                           validation_roots=(*roots, *extra), other_certs=tuple(chain),
+                           demo_dir=ca_path.parent if is_demo else None)
 
 
 def ensure_demo_sealing_certificate(data_dir: Path) -> tuple[Path, Path, Path]:
-    """A demo CA and a sealing certificate issued by it, generated on first use and kept in DATA_DIR."""
+    """A demo CA and a sealing certificate issued by it, generated on first use and kept in DATA_DIR, with the
+    CA's key (it signs the CRL). A folder from before the CA key was kept gets a new demo PKI; the old CA
+    certificate is kept as ``retired-ca-<serial>.crt`` and stays a trust root for the demo documents it sealed."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -132,9 +172,13 @@ def ensure_demo_sealing_certificate(data_dir: Path) -> tuple[Path, Path, Path]:
 
     folder = data_dir / "sealing"
     key_path, cert_path, ca_path = folder / "demo-seal.key", folder / "demo-seal.crt", folder / "demo-ca.crt"
-    if key_path.exists() and cert_path.exists() and ca_path.exists():
+    ca_key_path = folder / "demo-ca.key"
+    if key_path.exists() and cert_path.exists() and ca_path.exists() and ca_key_path.exists():
         return key_path, cert_path, ca_path
     folder.mkdir(parents=True, exist_ok=True)
+    if ca_path.exists():
+        old = load_certificates(ca_path.read_bytes())[0]
+        ca_path.rename(folder / f"retired-ca-{old.serial_number:x}.crt")
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "PE"),
@@ -157,13 +201,54 @@ def ensure_demo_sealing_certificate(data_dir: Path) -> tuple[Path, Path, Path]:
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(DEMO_CRL_URL)], relative_name=None, reasons=None,
+                crl_issuer=None)]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
+    for path, private in ((ca_key_path, ca_key), (key_path, key)):
+        path.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        path.chmod(0o600)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "demo-ca.crl").unlink(missing_ok=True)  # a CRL of an earlier CA
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path, ca_path
+
+
+def write_demo_crl(folder: Path, *, revoked_serials: tuple[int, ...] = (), revoked_at: datetime | None = None) -> Path:
+    """A CRL signed by the demo CA (valid DEMO_CRL_VALIDITY), listing ``revoked_serials`` (revoked at
+    ``revoked_at``, else now); written atomically."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    ca = x509.load_pem_x509_certificate((folder / "demo-ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((folder / "demo-ca.key").read_bytes(), password=None)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject).last_update(now)
+               .next_update(now + DEMO_CRL_VALIDITY)
+               .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()), critical=False))
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at or now).build())
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path, tmp = folder / "demo-ca.crl", folder / f".demo-ca.crl.{os.getpid()}.{threading.get_ident()}"
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    tmp.replace(path)
+    return path
+
+
+def demo_crl(folder: Path) -> asn1_crl.CertificateList:
+    """The demo CA's current CRL, issued anew when missing or within a day of its next update (the revoked
+    serials it lists are carried over)."""
+    path = folder / "demo-ca.crl"
+    crl = asn1_crl.CertificateList.load(path.read_bytes()) if path.exists() else None
+    next_update = crl["tbs_cert_list"]["next_update"].native if crl is not None else None
+    if next_update is None or next_update - datetime.now(UTC) < timedelta(days=1):
+        revoked = tuple(r["user_certificate"].native for r in crl["tbs_cert_list"]["revoked_certificates"]) \
+            if crl is not None else ()
+        crl = asn1_crl.CertificateList.load(write_demo_crl(folder, revoked_serials=revoked).read_bytes())
+    return crl
 
 
 def timestamper_for(tsa_url: str | None) -> timestamps.TimeStamper | None:
@@ -217,6 +302,78 @@ def level_of(*, timestamped: bool, has_dss: bool = False, has_doc_timestamp: boo
     return "PAdES B-T" if timestamped else "PAdES B-B"
 
 
+def _has_signature_timestamp(sig) -> bool:  # noqa: ANN001 - pyHanko's EmbeddedPdfSignature
+    return next(extract_tst_data_iter(sig.signer_info, signed=False), None) is not None
+
+
+def _dss_holds_validation_data_for(sig) -> bool:  # noqa: ANN001
+    """The document's DSS holds the signer's certificate and at least one CRL or OCSP answer."""
+    try:
+        dss = DocumentSecurityStore.read_dss(sig.reader)
+    except NoDSSFoundError:
+        return False
+    signer = sig.signer_cert.dump()
+    return bool(dss.crls or dss.ocsps) and any(c.dump() == signer for c in dss.load_certs())
+
+
+def _archive_timestamps_after(sig) -> list:  # noqa: ANN001
+    """Document timestamps added after ``sig`` over a revision that already holds a DSS (B-LTA)."""
+    reader = sig.reader
+    return [ts for ts in reader.embedded_timestamp_signatures
+            if ts.signed_revision > sig.signed_revision
+            and "/DSS" in reader.get_historical_root(ts.signed_revision)]
+
+
+def level_in(sig) -> str:  # noqa: ANN001
+    """The PAdES baseline level a signature in a PDF actually reaches, read from the file: a signature timestamp
+    (B-T), validation data for the signer in the DSS (B-LT), a document timestamp over that DSS (B-LTA)."""
+    return level_of(timestamped=_has_signature_timestamp(sig), has_dss=_dss_holds_validation_data_for(sig),
+                    has_doc_timestamp=bool(_archive_timestamps_after(sig)))
+
+
+def level_of_field(pdf: bytes, field_name: str) -> str:
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    [sig] = [s for s in reader.embedded_regular_signatures if s.field_name == field_name]
+    return level_in(sig)
+
+
+LONG_TERM_LEVELS = ("B-LT", "B-LTA")
+
+
+def effective_level(requested: str | None, timestamper: timestamps.TimeStamper | None) -> str:
+    """The level the seal is made at: B-B without a TSA whatever was asked (every higher level builds on the
+    signature timestamp), else the requested one (SEALING_LEVEL), B-LT by default."""
+    if timestamper is None:
+        return "B-B"
+    return requested or "B-LT"
+
+
+class SealingFailed(RuntimeError):
+    """The platform could not seal: its certificate (or its TSA's) did not validate, was revoked, or the
+    revocation data for a long-term seal could not be obtained. Nothing is signed at a lower level instead."""
+
+
+async def sign_with_seal(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, **kwargs):  # noqa: ANN201
+    """``pdf_signer.async_sign_pdf`` with pyHanko's signing errors (and their cause) said in Spanish."""
+    try:
+        return await pdf_signer.async_sign_pdf(writer, **kwargs)
+    except SigningError as exc:
+        cause = exc.__cause__ or exc.__context__
+        raise SealingFailed(
+            "No se pudo sellar el documento: el certificado de sello o el de la autoridad de sellado de tiempo no "
+            "se pudo validar o no se obtuvo su información de revocación (CRL/OCSP) para el nivel PAdES "
+            f"pedido (SEALING_LEVEL). Detalle: {exc}" + (f" ({cause})" if cause else "")) from exc
+
+
+def long_term_options(identity: SealingIdentity, level: str) -> dict:
+    """pyHanko's own LTV machinery for :class:`signers.PdfSignatureMetadata`: validation data collected with the
+    identity's validation context goes into the DSS after the signature, then (B-LTA) a document timestamp."""
+    if level not in LONG_TERM_LEVELS:
+        return {}
+    return {"embed_validation_info": True, "validation_context": identity.validation_context(),
+            "use_pades_lta": level == "B-LTA"}
+
+
 @dataclass(frozen=True)
 class SealResult:
     pdf: bytes
@@ -226,12 +383,15 @@ class SealResult:
 
 async def seal(pdf: bytes, *, field_name: str, identity: SealingIdentity, stamp_lines: list[str],
                reason: str, location: str = "Plataforma MAC", tsa_url: str | None = None,
-               timestamper: timestamps.TimeStamper | None = None, signer_name: str | None = None) -> SealResult:
+               timestamper: timestamps.TimeStamper | None = None, signer_name: str | None = None,
+               level: str | None = None) -> SealResult:
     """Sign ``field_name`` (which must already exist) with the platform's seal; returns the new bytes.
 
-    The visible block shows ``stamp_lines`` (who signed, for whom) and the signing time.
+    The visible block shows ``stamp_lines`` (who signed, for whom) and the signing time. ``level`` is
+    SEALING_LEVEL (see :func:`effective_level`); the level returned is the one read back from the result.
     """
     timestamper = timestamper or timestamper_for(tsa_url)
+    level = effective_level(level, timestamper)
     text = "\n".join([*stamp_lines, "Fecha: %(ts)s"])
     if identity.is_demo:
         text += "\n" + DEMO_LABEL
@@ -239,26 +399,28 @@ async def seal(pdf: bytes, *, field_name: str, identity: SealingIdentity, stamp_
                            timestamp_format="%d/%m/%Y %H:%M:%S UTC")
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", reason=reason,
                                         location=location, subfilter=SigSeedSubFilter.PADES,
-                                        name=signer_name)
+                                        name=signer_name, **long_term_options(identity, level))
     pdf_signer = signers.PdfSigner(meta, identity.signer, timestamper=timestamper, stamp_style=style)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = await pdf_signer.async_sign_pdf(writer, existing_fields_only=True)
+    out = await sign_with_seal(pdf_signer, writer, existing_fields_only=True)
     data = out.getvalue()
     if not data.startswith(pdf):  # never happens with an incremental writer; guard the invariant anyway
         raise RuntimeError("La firma alteró revisiones anteriores del documento")
-    return SealResult(pdf=data, level=level_of(timestamped=timestamper is not None), signed_at=datetime.now(UTC))
+    return SealResult(pdf=data, level=level_of_field(data, field_name), signed_at=datetime.now(UTC))
 
 
 async def seal_new_field(pdf: bytes, *, field_name: str, identity: SealingIdentity, reason: str,
-                         tsa_url: str | None = None) -> SealResult:
+                         tsa_url: str | None = None, timestamper: timestamps.TimeStamper | None = None,
+                         level: str | None = None) -> SealResult:
     """Seal a document that has no reserved field (e.g. a constancia): an invisible signature field is added."""
-    timestamper = timestamper_for(tsa_url)
+    timestamper = timestamper or timestamper_for(tsa_url)
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", reason=reason,
-                                        location="Plataforma MAC", subfilter=SigSeedSubFilter.PADES)
+                                        location="Plataforma MAC", subfilter=SigSeedSubFilter.PADES,
+                                        **long_term_options(identity, effective_level(level, timestamper)))
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = await signers.PdfSigner(meta, identity.signer, timestamper=timestamper).async_sign_pdf(writer)
-    return SealResult(pdf=out.getvalue(), level=level_of(timestamped=timestamper is not None),
-                      signed_at=datetime.now(UTC))
+    out = await sign_with_seal(signers.PdfSigner(meta, identity.signer, timestamper=timestamper), writer)
+    data = out.getvalue()
+    return SealResult(pdf=data, level=level_of_field(data, field_name), signed_at=datetime.now(UTC))
 
 
 # --- Reading certificates ------------------------------------------------------------------------------------
@@ -313,9 +475,17 @@ class SignatureSummary:
     problems: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _context(trust_roots: list[asn1_x509.Certificate], moment: datetime | None) -> ValidationContext:
-    return ValidationContext(trust_roots=trust_roots, allow_fetching=False, revocation_mode="soft-fail",
-                             moment=moment)
+def _context(trust_roots: list[asn1_x509.Certificate], moment: datetime | None,
+             reader: PdfFileReader | None = None) -> ValidationContext:
+    """No network; what the document carries in its DSS (certificates, CRLs, OCSP answers) is known to the
+    validator, so a B-LT/B-LTA document is checked against the revocation data embedded when it was signed."""
+    kwargs = {"trust_roots": trust_roots, "allow_fetching": False, "revocation_mode": "soft-fail", "moment": moment}
+    if reader is not None:
+        try:
+            return DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
+        except NoDSSFoundError:
+            pass
+    return ValidationContext(**kwargs)
 
 
 def _reader(pdf: bytes) -> PdfFileReader:
@@ -332,8 +502,8 @@ async def summarise(sig, trust_roots: list[asn1_x509.Certificate], moment: datet
     problems: list[str] = []
     cert = sig.signer_cert
     try:
-        status = await async_validate_pdf_signature(sig, signer_validation_context=_context(trust_roots, moment),
-                                                    skip_diff=skip_diff)
+        status = await async_validate_pdf_signature(
+            sig, signer_validation_context=_context(trust_roots, moment, sig.reader), skip_diff=skip_diff)
     except Exception as exc:  # noqa: BLE001 - a malformed signature is reported, not raised
         return SignatureSummary(field_name=sig.field_name, signer=signer_name(cert), ruc=ruc_from_certificate(cert),
                                 signed_at=sig.self_reported_timestamp, intact=False, valid=False, trusted=False,
@@ -341,20 +511,33 @@ async def summarise(sig, trust_roots: list[asn1_x509.Certificate], moment: datet
                                 problems=(f"La firma no se pudo validar: {exc}",))
     timestamped = status.timestamp_validity is not None
     signed_at = status.timestamp_validity.timestamp if timestamped else status.signer_reported_dt
+    if timestamped and not (status.timestamp_validity.intact and status.timestamp_validity.valid):
+        problems.append("El sello de tiempo de la firma no es válido.")
+        timestamped = False
+    has_dss = _dss_holds_validation_data_for(sig)
+    archive_ok = False
+    for ts in _archive_timestamps_after(sig):
+        ts_status = await async_validate_pdf_timestamp(ts, validation_context=_context(trust_roots, moment, sig.reader),
+                                                       skip_diff=skip_diff)
+        if ts_status.intact and ts_status.valid:
+            archive_ok = True
+        else:
+            problems.append(f"El sello de tiempo del documento «{ts.field_name}» no es válido.")
     mod = getattr(status, "modification_level", None)
     coverage = getattr(status, "coverage", None)
     return SignatureSummary(
         field_name=sig.field_name, signer=signer_name(cert), ruc=ruc_from_certificate(cert), signed_at=signed_at,
         intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
-        level=level_of(timestamped=timestamped),
+        level=level_of(timestamped=timestamped, has_dss=has_dss, has_doc_timestamp=archive_ok),
         covers_whole_file=coverage is not None and coverage.name == "ENTIRE_FILE",
         modification_level=mod.name if mod is not None else "desconocido", problems=tuple(problems))
 
 
 async def inspect(pdf: bytes, trust_roots: list[asn1_x509.Certificate]) -> list[SignatureSummary]:
-    """Every signature in a PDF, validated against ``trust_roots`` (for the public verification page)."""
+    """Every signature in a PDF, validated against ``trust_roots`` (for the public verification page). Document
+    timestamps are not signatures of anyone: they count in the level of the signatures they cover (B-LTA)."""
     reader = _reader(pdf)
-    return [await summarise(sig, trust_roots) for sig in reader.embedded_signatures]
+    return [await summarise(sig, trust_roots) for sig in reader.embedded_regular_signatures]
 
 
 @dataclass(frozen=True)

@@ -158,13 +158,14 @@ async def test_the_demo_seal_says_it_is_a_demo(seal_identity):
     assert "DEMOSTRACIÓN" in seal_identity.label
 
 
-async def test_with_a_timestamp_authority_the_seal_is_level_b_t(original, seal_identity):
+async def test_with_a_timestamp_authority_and_sealing_level_b_t_the_seal_is_level_b_t(original, seal_identity):
     from pyhanko.sign.timestamps import DummyTimeStamper
 
     # pyHanko's in-process TSA (RSA only): the demo seal's key stands in for a time-stamping authority.
+    # (B-LT, the default with a TSA, and B-LTA: tests/unit/test_long_term_seal.py.)
     stamper = DummyTimeStamper(tsa_cert=seal_identity.signer.signing_cert, tsa_key=seal_identity.signer.signing_key)
     result = await signing.seal(original, field_name=FIELD_ENTIDAD, identity=seal_identity,
-                                stamp_lines=["Prueba"], reason="Prueba", timestamper=stamper)
+                                stamp_lines=["Prueba"], reason="Prueba", timestamper=stamper, level="B-T")
     assert result.level == "PAdES B-T"
 
 
