@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy import DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,9 +13,20 @@ from app.db import Base, TimestampMixin, new_id
 
 
 class OutboxMessage(TimestampMixin, Base):
-    """A dramatiq message written in the same transaction as the work it follows; a relay enqueues it."""
+    """A dramatiq message written in the same transaction as the work it follows; a relay enqueues it.
+
+    States: pending (``sent_at`` and ``failed_at`` empty: the relay will enqueue it once ``available_at`` is
+    due), sent (``sent_at``: on the broker, its job running or done) and failed (``failed_at``: every attempt
+    allowed by ``OUTBOX_MAX_ATTEMPTS`` failed; ``last_error`` says why; only ``mac outbox reintentar`` brings it
+    back). ``attempts`` counts the enqueues the broker refused and the runs of the job.
+    """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The relay's claim reads only pending rows: sent and failed ones (most of the table) are never scanned.
+        Index("ix_outbox_pending", "created_at", postgresql_where=text("sent_at IS NULL AND failed_at IS NULL")),
+        Index("ix_outbox_failed_at", "failed_at", postgresql_where=text("failed_at IS NOT NULL")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     entity_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
@@ -26,6 +37,7 @@ class OutboxMessage(TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutgoingEmail(TimestampMixin, Base):
