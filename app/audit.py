@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.audit_models import AuditEntry
 from app.config import psycopg_url
@@ -28,20 +29,32 @@ async def record(session: AsyncSession, ctx: TenantContext, *, action: str, reco
                  record_id: Any = None, actor_label: str | None = None, before: dict | None = None,
                  after: dict | None = None, entity_id: Any = None) -> None:
     """Append an entry in the caller's transaction (it is kept only if the work is committed)."""
-    await session.execute(
-        insert(AuditEntry).values(
-            seq=0, prev_hash="", hash="",  # replaced by the database trigger
-            entity_id=entity_id if entity_id is not None else ctx.entity_id,
-            actor_user_id=ctx.user_id,
-            actor_label=actor_label or (f"cliente:{ctx.client_id}" if ctx.client_id else str(ctx.user_id or ctx.role)),
-            actor_role=ctx.role,
-            ip=ctx.ip,
-            action=action,
-            record_type=record_type,
-            record_id=str(record_id) if record_id is not None else None,
-            before=_jsonable(before),
-            after=_jsonable(after),
-        )
+    await session.execute(_entry(ctx, action=action, record_type=record_type, record_id=record_id,
+                                 actor_label=actor_label, before=before, after=after, entity_id=entity_id))
+
+
+def record_sync(session: Session, ctx: TenantContext, *, action: str, record_type: str, record_id: Any = None,
+                actor_label: str | None = None, before: dict | None = None, after: dict | None = None,
+                entity_id: Any = None) -> None:
+    """:func:`record` for a synchronous session (dramatiq actors and middleware run in worker threads)."""
+    session.execute(_entry(ctx, action=action, record_type=record_type, record_id=record_id,
+                           actor_label=actor_label, before=before, after=after, entity_id=entity_id))
+
+
+def _entry(ctx: TenantContext, *, action: str, record_type: str, record_id: Any, actor_label: str | None,
+           before: dict | None, after: dict | None, entity_id: Any) -> Insert:
+    return insert(AuditEntry).values(
+        seq=0, prev_hash="", hash="",  # replaced by the database trigger
+        entity_id=entity_id if entity_id is not None else ctx.entity_id,
+        actor_user_id=ctx.user_id,
+        actor_label=actor_label or (f"cliente:{ctx.client_id}" if ctx.client_id else str(ctx.user_id or ctx.role)),
+        actor_role=ctx.role,
+        ip=ctx.ip,
+        action=action,
+        record_type=record_type,
+        record_id=str(record_id) if record_id is not None else None,
+        before=_jsonable(before),
+        after=_jsonable(after),
     )
 
 

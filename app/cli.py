@@ -129,6 +129,56 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox_failed(_: argparse.Namespace) -> int:
+    """The outbox messages that used up their attempts (OUTBOX_MAX_ATTEMPTS), most recent first."""
+    from app.worker.outbox import list_failed
+
+    rows = run_with_database(list_failed)
+    if not rows:
+        print("No hay mensajes fallidos en el outbox.")
+        return 0
+    print(f"Mensajes fallidos en el outbox: {len(rows)}")
+    for row in rows:
+        print(f"- {row.id}  trabajo {row.actor_name} (cola {row.queue_name})  intentos: {row.attempts}")
+        print(f"  creado: {_lima(row.created_at)}  falló: {_lima(row.failed_at)}"
+              + (f"  entidad: {row.entity_id}" if row.entity_id else ""))
+        print(f"  último error: {row.last_error or '(sin detalle)'}")
+    print("Para reintentar: mac outbox reintentar ID  (o --todos)")
+    return 0
+
+
+def _lima(moment) -> str:  # noqa: ANN001
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("America/Lima")).strftime("%d/%m/%Y %H:%M:%S") if moment else "-"
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    """Failed messages back to pending with their attempts reset; the worker's relay sends them again."""
+    import uuid
+
+    from app.worker.outbox import retry_failed
+
+    if args.todos == bool(args.ids):
+        print("Indique los ID de los mensajes a reintentar o --todos (no ambos).", file=sys.stderr)
+        return 2
+    try:
+        ids = None if args.todos else [uuid.UUID(value) for value in args.ids]
+    except ValueError:
+        print("ID no válido: use el identificador que muestra «mac outbox fallidos».", file=sys.stderr)
+        return 2
+    retried = run_with_database(lambda db: retry_failed(db, ids))
+    for row_id in retried:
+        print(f"Reintentando {row_id}: vuelve a pendiente con los intentos en cero.")
+    missing = [str(i) for i in ids or [] if i not in retried]
+    for row_id in missing:
+        print(f"{row_id}: no es un mensaje fallido; no se cambió.", file=sys.stderr)
+    if not retried and not missing:
+        print("No hay mensajes fallidos que reintentar.")
+    print(f"{len(retried)} mensaje(s) puestos de nuevo en cola; el worker los enviará en breve.")
+    return 1 if missing else 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Everything for a local run; Ctrl-C stops the web app, the worker and the embedded database cleanly."""
     from app.database_setup import migrate
@@ -198,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--dias", type=int, default=None,
                            help="días de trabajo terminado que se conservan (por defecto RETENTION_DAYS, 30)")
     retention.set_defaults(func=cmd_retention)
+    outbox = sub.add_parser("outbox", help="mensajes en segundo plano que agotaron sus intentos")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    outbox_sub.add_parser("fallidos", help="lista los mensajes fallidos (trabajo, intentos, último error, fechas)"
+                          ).set_defaults(func=cmd_outbox_failed)
+    retry = outbox_sub.add_parser("reintentar", help="devuelve mensajes fallidos a pendiente, con los intentos en cero")
+    retry.add_argument("ids", nargs="*", metavar="ID", help="ID de los mensajes (ver mac outbox fallidos)")
+    retry.add_argument("--todos", action="store_true", help="todos los mensajes fallidos")
+    retry.set_defaults(func=cmd_outbox_retry)
     # Each domain may add its own subcommands (`app.<domain>.cli.register(subparsers)`).
     for module in domain_modules("cli"):
         module.register(sub)

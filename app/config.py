@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     # web sessions go as soon as they expire.
     retention_days: int = Field(default=30, ge=1)
 
+    # Outbox messages (background jobs, e-mails) get this many delivery attempts (app.worker.outbox): an enqueue
+    # the broker refused counts one, and so does each run of the job that raised. After the last one the message
+    # is failed: logged as an error, audited, listed by `mac outbox fallidos`, never retried by itself again
+    # (`mac outbox reintentar`). With the default 10, the back-offs between attempts give up after about:
+    # - a broker refusing the message: 2 s, 4 s, ... capped at 5 min (outbox.backoff) -> ~14 min;
+    # - a job that keeps failing: dramatiq's back-off, 15 s doubling (x1-2 jitter) -> ~2 to 4 h; e-mails
+    #   (send_email: 5 s doubling, at most 1 h) -> ~45 to 85 min.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+
     # Platform sealing certificate (PAdES): a PKCS#12 file, or a PEM key + certificate (+ chain).
     # Unset: a demo sealing certificate is generated once under data_dir/sealing and labelled as demo.
     sealing_pkcs12_path: str | None = None

@@ -219,7 +219,18 @@ def declare_actors(
     ``queue_prefix`` renames the queues (``mail`` -> ``<prefix>mail``) so that tests sharing a RabbitMQ
     server never consume each other's messages; the outbox relay routes by the declared actor, so stored
     messages follow. Idempotent per broker.
+
+    The broker also gets :class:`app.worker.outbox.OutboxAttempts` (once), which writes failed runs of outbox
+    messages on their rows and fails a row when its attempts are exhausted.
     """
+    from dramatiq.middleware import Retries
+
+    from app.worker.outbox import OutboxAttempts
+
+    if not any(isinstance(m, OutboxAttempts) for m in broker.middleware):
+        # Before Retries in the list: dramatiq calls "after" hooks in reverse order, so it sees Retries' decision.
+        has_retries = any(isinstance(m, Retries) for m in broker.middleware)
+        broker.add_middleware(OutboxAttempts(runtime), before=Retries if has_retries else None)
     actors: dict[str, dramatiq.Actor] = {}
     for name, recorded in registered_jobs().items():
         if name in broker.actors:

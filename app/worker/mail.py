@@ -67,7 +67,9 @@ async def queue_email(
 # --- The job -----------------------------------------------------------------------------------------------
 
 
-@job("send_email", queue_name=MAIL_QUEUE, max_retries=10, min_backoff=5_000, max_backoff=3_600_000)
+# How many times: the outbox's budget (OUTBOX_MAX_ATTEMPTS, app.worker.outbox); a mail that never leaves ends as
+# a failed outbox message (`mac outbox fallidos`), its row here keeping attempts and last_error.
+@job("send_email", queue_name=MAIL_QUEUE, min_backoff=5_000, max_backoff=3_600_000)
 def send_email(runtime: WorkerRuntime, email_id: str) -> None:
     """Deliver one mail; safe to run any number of times for the same id."""
     deliver_email(runtime, uuid.UUID(email_id))

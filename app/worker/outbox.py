@@ -15,6 +15,15 @@ commits sends the message again, and brokers themselves redeliver after a worker
 idempotent, typically by checking the state it is about to change in the database (see
 :func:`app.worker.mail.deliver_email`). The message id is the outbox row id, so a duplicate is recognisable.
 
+Giving up: every message gets at most ``OUTBOX_MAX_ATTEMPTS`` attempts (``settings.outbox_max_attempts``). An
+enqueue the broker refuses is one (the relay backs off and tries again); each run of the job that raises is
+another (dramatiq's ``Retries`` runs it again with its back-off; the relay gives the message only the retries
+left, and :class:`OutboxAttempts`, a middleware on the worker's broker, writes each failed run on the row). After
+the last attempt the row is *failed* (``failed_at``, ``last_error``): the relay never claims it again, the
+give-up is logged as an error and audited once, and only an operator brings it back
+(``mac outbox fallidos`` / ``mac outbox reintentar``, :func:`list_failed` / :func:`retry_failed`). A message
+that succeeds on a later attempt is simply sent.
+
 Waking up: :func:`enqueue_in_transaction` also issues ``pg_notify`` on :data:`RELAY_CHANNEL`; PostgreSQL
 delivers notifications only on commit, so the relay, which LISTENs on that channel, wakes up exactly when
 there is committed work. Polling every second remains the fallback.
@@ -33,17 +42,25 @@ from datetime import timedelta
 from typing import Any
 
 import dramatiq
+import structlog
 from dramatiq import Message
+from dramatiq.middleware import Middleware
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from app import audit
 from app.db import Database, TenantContext, new_id
-from app.worker.broker import DEFAULT_QUEUE, Job, route
+from app.worker.broker import DEFAULT_QUEUE, Job, WorkerRuntime, route
 from app.worker.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger("mac.outbox")
 
 RELAY_CHANNEL = "mac_outbox"
+DEFAULT_MAX_ATTEMPTS = 10  # the default of settings.outbox_max_attempts (see app.config for the give-up times)
+# Carried in the message's options: which attempt its first run is (earlier ones were refused by the broker).
+FIRST_RUN_OPTION = "outbox_attempt"
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 MAX_ERROR_LENGTH = 2000
@@ -107,6 +124,21 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
 
 
+def retries_left(max_attempts: int, attempt: int, actor_max_retries: int | None = None) -> int:
+    """How many times dramatiq may run the job again after its first run, which is attempt number ``attempt``
+    of ``max_attempts``; a job that declares fewer ``max_retries`` keeps its own, lower, limit."""
+    left = max(max_attempts - attempt, 0)
+    return left if actor_max_retries is None else min(left, actor_max_retries)
+
+
+def with_retry_budget(broker: dramatiq.Broker, message: Message, *, attempt: int, max_attempts: int) -> Message:
+    """The message as the relay hands it to the broker: with the retries it has left and its attempt number."""
+    actor = broker.actors.get(message.actor_name)
+    declared = actor.options.get("max_retries") if actor is not None else None
+    return message.copy(options={**message.options, FIRST_RUN_OPTION: attempt,
+                                 "max_retries": retries_left(max_attempts, attempt, declared)})
+
+
 # --- Writing: in the caller's transaction -------------------------------------------------------------
 
 
@@ -143,9 +175,12 @@ async def enqueue_in_transaction(
 
 
 def _claim_statement(limit: int):  # noqa: ANN202
+    # Pending rows only, exactly the predicate of the partial index ix_outbox_pending: sent and failed rows are
+    # never scanned.
     return (
         select(OutboxMessage.id, OutboxMessage.message, OutboxMessage.attempts)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= func.now())
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+               OutboxMessage.available_at <= func.now())
         .order_by(OutboxMessage.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -169,24 +204,39 @@ async def _mark_failed(session: AsyncSession, row_id: uuid.UUID, attempts: int, 
     )
 
 
-async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 100) -> int:
+async def _give_up(session: AsyncSession, row_id: uuid.UUID, attempts: int, exc: BaseException) -> None:
+    """The broker refused the message's last attempt: the row is failed (see :func:`mark_given_up`)."""
+    error = describe_error(exc)
+    given_up = (await session.execute(_give_up_statement(row_id, attempts, error))).first()
+    if given_up is not None:
+        await audit.record(session, TenantContext.system(), **_give_up_audit(row_id, given_up, error))
+        _log_give_up(row_id, given_up, error)
+
+
+async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 100, *,
+                     max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int:
     """Move up to ``limit`` committed, due outbox rows to ``broker``, oldest first; returns how many were sent.
 
     One system transaction: rows are locked while being sent, so concurrent relays share the work. The
     first broker error ends the batch (the broker is probably down): that row records the attempt and backs
-    off; the rest stay untouched for the next round. Database errors propagate, and the whole batch will be
-    sent again (at least once).
+    off, or is failed if it was its last of ``max_attempts``; the rest stay untouched for the next round.
+    Database errors propagate, and the whole batch will be sent again (at least once).
     """
     sent = 0
     async with db.transaction(TenantContext.system()) as session:
         rows = (await session.execute(_claim_statement(limit))).all()
         for row_id, payload, attempts in rows:
+            attempt = attempts + 1
             try:
                 message = route(broker, message_from_json(payload))
+                message = with_retry_budget(broker, message, attempt=attempt, max_attempts=max_attempts)
                 await asyncio.to_thread(broker.enqueue, message)
-            except Exception as exc:  # any broker failure: keep the row, try later
+            except Exception as exc:  # any broker failure: keep the row, try later (or give up)
                 log.warning("No se pudo encolar el mensaje %s: %s", row_id, describe_error(exc))
-                await _mark_failed(session, row_id, attempts + 1, exc)
+                if attempt >= max_attempts:
+                    await _give_up(session, row_id, attempt, exc)
+                else:
+                    await _mark_failed(session, row_id, attempt, exc)
                 break
             await _mark_sent(session, row_id)
             sent += 1
@@ -195,7 +245,7 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 100) ->
 
 async def run_relay(
     db: Database, broker: dramatiq.Broker, stop_event: threading.Event | asyncio.Event, *,
-    poll_interval: float = 1.0, limit: int = 100,
+    poll_interval: float = 1.0, limit: int = 100, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> None:
     """Relay until ``stop_event`` is set: on every commit that wrote to the outbox (LISTEN/NOTIFY), and at
     least every ``poll_interval`` seconds. Errors are logged and retried on the next round."""
@@ -204,7 +254,7 @@ async def run_relay(
         while not stop_event.is_set():
             wake.clear()
             try:
-                sent = await relay_once(db, broker, limit)
+                sent = await relay_once(db, broker, limit, max_attempts=max_attempts)
             except Exception:
                 log.exception("Error del relé de la bandeja de salida; se reintentará")
                 sent = 0
@@ -253,3 +303,112 @@ async def _listening(db: Database, wake: asyncio.Event) -> AsyncIterator[None]:
                 await conn.close()
         except Exception:
             log.debug("No se pudo cerrar la conexión LISTEN del relé", exc_info=True)
+
+
+# --- Failed runs of the job: recorded by a middleware of the worker's broker ---------------------------------
+
+
+def _give_up_statement(row_id: uuid.UUID, attempts: int, error: str):  # noqa: ANN202
+    """Fail the row unless it already is (a duplicate delivery gives up only once); returns what the audit needs."""
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.failed_at.is_(None))
+        .values(failed_at=func.now(), attempts=func.greatest(OutboxMessage.attempts, attempts), last_error=error)
+        .returning(OutboxMessage.actor_name, OutboxMessage.attempts, OutboxMessage.entity_id)
+    )
+
+
+def _give_up_audit(row_id: uuid.UUID, given_up: Any, error: str) -> dict[str, Any]:
+    actor_name, attempts, entity_id = given_up
+    return dict(action="outbox_fallido", record_type="outbox", record_id=row_id, actor_label="sistema",
+                after={"trabajo": actor_name, "intentos": attempts, "ultimo_error": error,
+                       "entidad": str(entity_id) if entity_id else None})
+
+
+def _log_give_up(row_id: uuid.UUID, given_up: Any, error: str) -> None:
+    actor_name, attempts, entity_id = given_up
+    events.error("outbox_mensaje_fallido", mensaje=str(row_id), trabajo=actor_name, intentos=attempts,
+                 entidad=str(entity_id) if entity_id else None, error=error)
+
+
+def mark_given_up(session: Session, row_id: uuid.UUID, attempts: int, error: str) -> bool:
+    """Fail the row after its last attempt, audit and log the give-up; False if it was already failed (or is
+    not an outbox message: heartbeats and periodic jobs go straight to the broker)."""
+    given_up = session.execute(_give_up_statement(row_id, attempts, error)).first()
+    if given_up is None:
+        return False
+    audit.record_sync(session, TenantContext.system(), **_give_up_audit(row_id, given_up, error))
+    _log_give_up(row_id, given_up, error)
+    return True
+
+
+class OutboxAttempts(Middleware):
+    """Writes each failed run of an outbox message's job on its row, and fails the row when dramatiq gives up.
+
+    Runs after dramatiq's ``Retries`` (it is placed before it, and "after" hooks run in reverse order), which has
+    decided by then: either
+    the message was enqueued again (one more attempt) or it was failed (``message.failed``: retries exhausted,
+    or an exception the actor ``throws``). The attempt numbers come from the message itself (its first run's
+    number, set by the relay, plus dramatiq's ``retries``), so writes arriving out of order cannot undercount.
+    Messages that are not in the outbox touch no row.
+    """
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):  # noqa: ANN001, ANN201
+        if exception is None:
+            return
+        try:
+            row_id = uuid.UUID(message.message_id)
+        except ValueError:
+            return
+        first = int(message.options.get(FIRST_RUN_OPTION, 1))
+        runs = int(message.options.get("retries", 1))  # Retries counts this run already
+        error = describe_error(exception)
+        try:
+            with self.runtime.transaction() as session:
+                if message.failed:
+                    mark_given_up(session, row_id, first + runs - 1, error)
+                else:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == row_id, OutboxMessage.failed_at.is_(None))
+                        .values(attempts=func.greatest(OutboxMessage.attempts, first + runs), last_error=error)
+                    )
+        except Exception:  # noqa: BLE001 - the job's own retry must go on even if this bookkeeping fails
+            log.exception("No se pudo registrar el intento fallido del mensaje %s", row_id)
+
+
+# --- Operators: the failed messages and retrying them (`mac outbox ...`) --------------------------------------
+
+
+async def list_failed(db: Database) -> list[OutboxMessage]:
+    """Every failed message, the most recently failed first."""
+    async with db.transaction(TenantContext.system()) as session:
+        return list((await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.failed_at.is_not(None))
+            .order_by(OutboxMessage.failed_at.desc(), OutboxMessage.id)
+        )).all())
+
+
+async def retry_failed(db: Database, ids: list[uuid.UUID] | None = None, *, actor_label: str = "operador") -> list[uuid.UUID]:
+    """Put failed messages back to pending with their attempts reset (``ids``, or every failed one when None),
+    due now; one audit entry per message. Returns the ids put back (an id that is not failed is ignored)."""
+    async with db.transaction(TenantContext.system()) as session:
+        condition = OutboxMessage.failed_at.is_not(None)
+        if ids is not None:
+            condition = condition & OutboxMessage.id.in_(ids)
+        rows = (await session.execute(
+            update(OutboxMessage).where(condition)
+            .values(failed_at=None, sent_at=None, attempts=0, available_at=func.now())
+            .returning(OutboxMessage.id, OutboxMessage.actor_name, OutboxMessage.last_error)
+        )).all()
+        for row_id, actor_name, last_error in rows:
+            await audit.record(session, TenantContext.system(), action="outbox_reintentado", record_type="outbox",
+                               record_id=row_id, actor_label=actor_label,
+                               before={"estado": "fallido", "ultimo_error": last_error},
+                               after={"estado": "pendiente", "trabajo": actor_name, "intentos": 0})
+        if rows:
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": RELAY_CHANNEL})
+    return [row_id for row_id, _, _ in rows]

@@ -3,7 +3,9 @@
 What goes (and what never does):
 
 - ``outbox``: messages relayed to the broker more than ``RETENTION_DAYS`` ago. A row still waiting (never
-  relayed, or failing and backing off) stays: it is work in progress or something to look at.
+  relayed, or failing and backing off) stays: it is work in progress or something to look at. So does a
+  failed one (``failed_at``: its job failed every attempt after being relayed) until an operator retries it
+  (``mac outbox reintentar``).
 - ``outgoing_emails``: mails delivered more than ``RETENTION_DAYS`` ago. An undelivered one stays however old:
   once dramatiq gives up retrying it is the only trace of a mail that never left (``attempts``,
   ``last_error``), and failures are few, so keeping them costs nothing.
@@ -82,7 +84,7 @@ def cutoffs(now: datetime, days: int) -> Cutoffs:
 _BATCH_STATEMENTS = {
     "outbox": text("""
         WITH batch AS MATERIALIZED (
-          SELECT id FROM outbox WHERE sent_at < :sent_before
+          SELECT id FROM outbox WHERE sent_at < :sent_before AND failed_at IS NULL
           ORDER BY sent_at LIMIT :batch FOR UPDATE SKIP LOCKED)
         DELETE FROM outbox o USING batch b WHERE o.id = b.id"""),
     "correos": text("""

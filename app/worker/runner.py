@@ -137,7 +137,7 @@ def _relay_thread(settings: Settings, broker: dramatiq.Broker, stop: threading.E
 async def _relay_main(settings: Settings, broker: dramatiq.Broker, stop: threading.Event) -> None:
     db = Database(settings.runtime_url(), pool_size=2)
     try:
-        await run_relay(db, broker, stop)
+        await run_relay(db, broker, stop, max_attempts=settings.outbox_max_attempts)
     finally:
         await db.dispose()
 
