@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.middleware import AbstractMiddleware
-from litestar.types import Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
 
 from app.db import ROLE_LABELS, ROLE_USUARIO, TenantContext, get_database
@@ -128,12 +129,15 @@ def request_context(connection: ASGIConnection) -> TenantContext:
     return get_actor(connection).context(client_ip(connection))
 
 
-class ActorMiddleware(AbstractMiddleware):
-    """Puts the request's actor (or None) in ``scope['state']['actor']``."""
+class ActorMiddleware(ASGIMiddleware):
+    """Puts the request's actor (or None) in ``scope['state']['actor']`` (HTTP requests only).
 
-    scopes = {"http"}
+    Registered as an instance (``ActorMiddleware()``); it keeps no per-request state on ``self``.
+    """
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         connection = ASGIConnection(scope)
         actor = None
         token = bearer_token(connection)
@@ -146,4 +150,4 @@ class ActorMiddleware(AbstractMiddleware):
             if actor is None:  # revoked or deactivated: the session ends here
                 scope["session"].clear()
         scope.setdefault("state", {})["actor"] = actor
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
