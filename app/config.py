@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     sealing_key_password: str | None = None
     sealing_cert_path: str | None = None
     sealing_chain_path: str | None = None
-    # RFC 3161 time-stamping authority: signatures become PAdES B-T when set.
+    # RFC 3161 time-stamping authority: the platform's seal is timestamped (PAdES B-LT unless sealing_level).
     tsa_url: str | None = None
     # PAdES level of the platform's seal when a TSA is configured: B-T, B-LT (certificate chain and CRL/OCSP
     # embedded in the DSS: verifiable after the CA's services are gone) or B-LTA (B-LT + a document timestamp

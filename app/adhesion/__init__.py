@@ -13,6 +13,6 @@ Map:
 
 Signing and verification live in app.documents (shared with the statements): PAdES seal with the key from
 SEALING_PKCS12_PATH (+ SEALING_PKCS12_PASSWORD) or SEALING_KEY_PATH + SEALING_CERT_PATH (+ SEALING_CHAIN_PATH,
-SEALING_KEY_PASSWORD), else a demo certificate generated once under DATA_DIR/sealing; TSA_URL for PAdES B-T;
-SIGNATURE_TRUST_ROOTS (files or directories) for signatures made outside the platform.
+SEALING_KEY_PASSWORD), else a demo certificate generated once under DATA_DIR/sealing; TSA_URL for a timestamped seal (PAdES
+B-LT by default, SEALING_LEVEL for B-T or B-LTA); SIGNATURE_TRUST_ROOTS (files or directories) for signatures made outside the platform.
 """

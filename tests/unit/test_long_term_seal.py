@@ -248,3 +248,18 @@ def test_a_statement_sealed_with_tsa_url_records_the_level_it_reaches(identity, 
     assert sealed.level == expected
     report = pdfsig(sealed.pdf, tmp_path)
     assert f"Signature Field Name: {SEAL_FIELD}" in report and "Signature is Valid." in report
+
+
+async def test_a_demo_folder_from_before_the_ca_kept_its_key_gets_a_new_demo_ca_and_old_seals_stay_trusted(
+        tmp_path, original):
+    settings = demo_settings(tmp_path)
+    old = signing._load_identity(settings)
+    sealed = await seal(original, old)
+    (tmp_path / "sealing" / "demo-ca.key").unlink()  # as DATA_DIR/sealing was before this change
+
+    new = signing._load_identity(settings)
+
+    assert new.certificate.dump() != old.certificate.dump()
+    assert (new.demo_dir / "demo-ca.key").exists()
+    [summary] = [s for s in await signing.inspect(sealed.pdf, list(new.chain_roots)) if s.field_name == FIELD_ENTIDAD]
+    assert (summary.intact, summary.valid, summary.trusted) == (True, True, True)
