@@ -13,7 +13,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from app.adhesion import services
@@ -50,32 +50,34 @@ class AdhesionApi(Controller):
     tags = ["adhesiones"]
 
     @get("/", guards=[requires_role(*VIEWERS)], summary="Adhesiones visibles para quien consulta")
-    async def list_adhesions(self, request: Request, estado: str | None = None,
-                             centro: uuid.UUID | None = None) -> list[AdhesionSummary]:
+    async def list_adhesions(self, request: Request, estado: FromQuery[str | None] = None,
+                             centro: FromQuery[uuid.UUID | None] = None) -> list[AdhesionSummary]:
         rows = await services.list_adhesions(caller_of(request), state=estado, centre_id=centro)
         return [AdhesionSummary(id=r.id, estado=r.state, estado_texto=r.state_label, entidad=r.entity,
                                 centro=r.centre, fecha_fin=r.end_date, actualizado=r.updated_at) for r in rows]
 
     @post("/", guards=[requires_role(ROLE_GESTOR)], status_code=HTTP_201_CREATED,
           summary="Iniciar una adhesión (borrador)")
-    async def create_adhesion(self, request: Request, data: AdhesionCreate) -> AdhesionRead:
+    async def create_adhesion(self, request: Request, data: JSONBody[AdhesionCreate]) -> AdhesionRead:
         caller = caller_of(request)
         adhesion_id = await services.create_adhesion(caller, data)
         return to_read(await services.get_adhesion(caller, adhesion_id))
 
     @get("/{adhesion_id:uuid}", guards=[requires_role(*VIEWERS)], summary="Una adhesión con su recorrido")
-    async def get_adhesion(self, request: Request, adhesion_id: uuid.UUID) -> AdhesionRead:
+    async def get_adhesion(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> AdhesionRead:
         return to_read(await services.get_adhesion(caller_of(request), adhesion_id))
 
     @put("/{adhesion_id:uuid}", guards=[requires_role(ROLE_GESTOR)], summary="Editar el borrador u observada")
-    async def update_adhesion(self, request: Request, adhesion_id: uuid.UUID, data: AdhesionUpdate) -> AdhesionRead:
+    async def update_adhesion(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                              data: JSONBody[AdhesionUpdate]) -> AdhesionRead:
         caller = caller_of(request)
         await services.update_adhesion(caller, adhesion_id, data)
         return to_read(await services.get_adhesion(caller, adhesion_id))
 
     @post("/{adhesion_id:uuid}/transiciones", guards=[requires_role(*ACTORS)], status_code=200,
           summary="Dar un paso de la tabla de transiciones (evaluar, observar, derivar_sgp, opinar_…)")
-    async def take_transition(self, request: Request, adhesion_id: uuid.UUID, data: TransitionRequest) -> AdhesionRead:
+    async def take_transition(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                              data: JSONBody[TransitionRequest]) -> AdhesionRead:
         caller = caller_of(request)
         await services.transition(caller, adhesion_id, data.accion, reason=data.motivo,
                                   checklist=data.lista_verificacion)
@@ -85,7 +87,7 @@ class AdhesionApi(Controller):
           summary="Dar un paso con un documento adjunto (observaciones, opinión en PDF): multipart con "
                   "accion, motivo, lista_verificacion y adjunto")
     async def take_transition_with_attachment(
-            self, request: Request, adhesion_id: uuid.UUID,
+            self, request: Request, adhesion_id: FromPath[uuid.UUID],
             data: Annotated[dict, Body(media_type=RequestEncodingType.MULTI_PART)]) -> AdhesionRead:
         from app.adhesion.routes import read_upload, values
 
@@ -97,7 +99,8 @@ class AdhesionApi(Controller):
 
     @post("/{adhesion_id:uuid}/firma", guards=[requires_role(*SIGNERS)], status_code=200,
           summary="Firma electrónica en la plataforma (exige la contraseña de nuevo)")
-    async def sign(self, request: Request, adhesion_id: uuid.UUID, data: PlatformSignatureRequest) -> AdhesionRead:
+    async def sign(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                   data: JSONBody[PlatformSignatureRequest]) -> AdhesionRead:
         caller = caller_of(request)
         await services.sign_in_platform(caller, adhesion_id, password=data.contrasena, start_date=data.fecha_inicio,
                                         term_months=data.plazo_meses)
@@ -105,7 +108,7 @@ class AdhesionApi(Controller):
 
     @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)], status_code=200,
           summary="Subir el PDF firmado con el certificado de la entidad (FAU + RUC)")
-    async def upload_signed(self, request: Request, adhesion_id: uuid.UUID,
+    async def upload_signed(self, request: Request, adhesion_id: FromPath[uuid.UUID],
                             data: Annotated[dict, Body(media_type=RequestEncodingType.MULTI_PART)]) -> AdhesionRead:
         caller = caller_of(request)
         file = data.get("pdf")
@@ -121,19 +124,19 @@ class AdhesionApi(Controller):
 
     @get("/{adhesion_id:uuid}/documento", guards=[requires_role(*VIEWERS)], media_type="application/pdf",
          summary="El PDF firmado vigente (última revisión)")
-    async def document(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def document(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.document_pdf(caller_of(request), adhesion_id)
         return pdf_response(filename, content, inline=False)
 
     @get("/{adhesion_id:uuid}/para-firma", guards=[requires_role(*SIGNERS)], media_type="application/pdf",
          summary="El PDF emitido para firmar fuera de la plataforma")
-    async def for_signature(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def for_signature(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.issue_for_external_signature(caller_of(request), adhesion_id)
         return pdf_response(filename, content, inline=False)
 
     @get("/{adhesion_id:uuid}/constancia", guards=[requires_role(*VIEWERS)], media_type="application/pdf",
          summary="Constancia de trazabilidad sellada")
-    async def evidence(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def evidence(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.evidence_pdf(caller_of(request), adhesion_id)
         return pdf_response(filename, content, inline=False)
 

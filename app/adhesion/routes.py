@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from pydantic import ValidationError
@@ -154,8 +154,8 @@ class AdhesionController(Controller):
     include_in_schema = False
 
     @get("/", guards=[requires_role(*VIEWERS)])
-    async def index(self, request: Request, estado: str | None = None, centro: uuid.UUID | None = None,
-                    entidad: str | None = None) -> Page:
+    async def index(self, request: Request, estado: FromQuery[str | None] = None,
+                    centro: FromQuery[uuid.UUID | None] = None, entidad: FromQuery[str | None] = None) -> Page:
         caller = caller_of(request)
         rows = await services.list_adhesions(caller, state=estado if estado in states.STATES else None,
                                              centre_id=centro, entity_query=entidad)
@@ -185,20 +185,20 @@ class AdhesionController(Controller):
         return Redirect(f"/adhesiones/{adhesion_id}")
 
     @get("/{adhesion_id:uuid}", guards=[requires_role(*VIEWERS)])
-    async def detail(self, request: Request, adhesion_id: uuid.UUID) -> Page:
+    async def detail(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Page:
         view = await services.get_adhesion(caller_of(request), adhesion_id)
         return Page("adhesion/detail.html", context={"v": view, "labels": states.STATE_LABELS,
                                                      "party_labels": states.PARTY_LABELS,
                                                      "checklist": services.EVALUATION_CHECKLIST})
 
     @get("/{adhesion_id:uuid}/editar", guards=[requires_role(ROLE_GESTOR)])
-    async def edit_form(self, request: Request, adhesion_id: uuid.UUID) -> Page:
+    async def edit_form(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Page:
         view = await services.get_adhesion(caller_of(request), adhesion_id)
         return Page("adhesion/form.html", context={"centres": [], "form": form_defaults(view.adhesion),
                                                    "error": None, "adhesion": view})
 
     @post("/{adhesion_id:uuid}/editar", guards=[requires_role(ROLE_GESTOR)])
-    async def edit(self, request: Request, adhesion_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def edit(self, request: Request, adhesion_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         caller = caller_of(request)
         try:
             await services.update_adhesion(caller, adhesion_id, form_to_schema(data, AdhesionUpdate))
@@ -211,7 +211,7 @@ class AdhesionController(Controller):
         return Redirect(f"/adhesiones/{adhesion_id}")
 
     @post("/{adhesion_id:uuid}/acciones", guards=[requires_role(*ACTORS)])
-    async def act(self, request: Request, adhesion_id: uuid.UUID, data: Multipart) -> Redirect:
+    async def act(self, request: Request, adhesion_id: FromPath[uuid.UUID], data: Multipart) -> Redirect:
         try:
             target = await services.transition(caller_of(request), adhesion_id, str(data.get("accion", "")),
                                                reason=str(data.get("motivo", "") or ""),
@@ -226,40 +226,42 @@ class AdhesionController(Controller):
         return Redirect(f"/adhesiones/{adhesion_id}")
 
     @get("/{adhesion_id:uuid}/vista-previa.pdf", guards=[requires_role(*VIEWERS)], media_type="application/pdf")
-    async def preview(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def preview(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.preview_pdf(caller_of(request), adhesion_id)
         return pdf_response(filename, content)
 
     @get("/{adhesion_id:uuid}/documento.pdf", guards=[requires_role(*VIEWERS)], media_type="application/pdf")
-    async def document(self, request: Request, adhesion_id: uuid.UUID, codigo: str | None = None) -> Response:
+    async def document(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                       codigo: FromQuery[str | None] = None) -> Response:
         filename, content = await services.document_pdf(caller_of(request), adhesion_id, codigo)
         return pdf_response(filename, content, inline=False)
 
     @get("/{adhesion_id:uuid}/para-firma.pdf", guards=[requires_role(*SIGNERS)], media_type="application/pdf")
-    async def for_external_signature(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def for_external_signature(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.issue_for_external_signature(caller_of(request), adhesion_id)
         return pdf_response(filename, content, inline=False)
 
     @get("/{adhesion_id:uuid}/constancia.pdf", guards=[requires_role(*VIEWERS)], media_type="application/pdf")
-    async def evidence(self, request: Request, adhesion_id: uuid.UUID) -> Response:
+    async def evidence(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await services.evidence_pdf(caller_of(request), adhesion_id)
         return pdf_response(filename, content, inline=False)
 
     @get("/{adhesion_id:uuid}/adjuntos/{attachment_id:uuid}", guards=[requires_role(*VIEWERS)])
-    async def attachment(self, request: Request, adhesion_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+    async def attachment(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                         attachment_id: FromPath[uuid.UUID]) -> Response:
         upload = await services.attachment_file(caller_of(request), adhesion_id, attachment_id)
         return Response(upload.content, media_type=upload.content_type,
                         headers={"Content-Disposition": f'attachment; filename="{upload.filename}"',
                                  "X-Content-Type-Options": "nosniff"})
 
     @get("/{adhesion_id:uuid}/firmar", guards=[requires_role(*SIGNERS)])
-    async def sign_form(self, request: Request, adhesion_id: uuid.UUID) -> Page:
+    async def sign_form(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Page:
         view = await services.get_adhesion(caller_of(request), adhesion_id)
         return Page("adhesion/sign.html", context={"v": view, "error": None, "hoy": services.today_lima(),
                                                    **_step_up_context(request)})
 
     @post("/{adhesion_id:uuid}/firmar", guards=[requires_role(*SIGNERS)])
-    async def sign(self, request: Request, adhesion_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def sign(self, request: Request, adhesion_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         caller = caller_of(request)
         try:
             if data.get("confirmo") != "si":
@@ -291,7 +293,8 @@ class AdhesionController(Controller):
         return Redirect(f"/adhesiones/{adhesion_id}")
 
     @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)])
-    async def upload_signed(self, request: Request, adhesion_id: uuid.UUID, data: Multipart) -> Page | Redirect:
+    async def upload_signed(self, request: Request, adhesion_id: FromPath[uuid.UUID],
+                            data: Multipart) -> Page | Redirect:
         caller = caller_of(request)
         try:
             upload = await read_upload(data.get("pdf"))
@@ -313,7 +316,7 @@ class AdhesionController(Controller):
         return Redirect(f"/adhesiones/{adhesion_id}")
 
     @post("/{adhesion_id:uuid}/renovar", guards=[requires_role(ROLE_GESTOR)])
-    async def renew(self, request: Request, adhesion_id: uuid.UUID) -> Redirect:
+    async def renew(self, request: Request, adhesion_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             new_id = await services.request_renewal(caller_of(request), adhesion_id)
         except DomainError as exc:
@@ -341,13 +344,13 @@ class TemplateController(Controller):
         return Redirect(f"/adhesiones/plantillas/{template_id}")
 
     @get("/{template_id:uuid}")
-    async def edit_form(self, request: Request, template_id: uuid.UUID) -> Page:
+    async def edit_form(self, request: Request, template_id: FromPath[uuid.UUID]) -> Page:
         template = await services.get_template(caller_of(request), template_id)
         return Page("adhesion/template_edit.html", context={"t": template, "error": None,
                                                             "placeholders": PLACEHOLDERS})
 
     @post("/{template_id:uuid}")
-    async def edit(self, request: Request, template_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def edit(self, request: Request, template_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         caller = caller_of(request)
         try:
             await services.update_template(caller, template_id, title=str(data.get("titulo", "")),
@@ -362,7 +365,7 @@ class TemplateController(Controller):
         return Redirect(f"/adhesiones/plantillas/{template_id}")
 
     @post("/{template_id:uuid}/publicar")
-    async def publish(self, request: Request, template_id: uuid.UUID) -> Redirect:
+    async def publish(self, request: Request, template_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             await services.publish_template(caller_of(request), template_id)
             flash(request, "Versión publicada: las nuevas adhesiones la usarán.", "exito")
@@ -373,7 +376,7 @@ class TemplateController(Controller):
         return Redirect("/adhesiones/plantillas")
 
     @post("/{template_id:uuid}/retirar")
-    async def retire(self, request: Request, template_id: uuid.UUID) -> Redirect:
+    async def retire(self, request: Request, template_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             await services.retire_template(caller_of(request), template_id)
             flash(request, "Versión retirada.", "exito")
