@@ -20,7 +20,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from markupsafe import Markup, escape
@@ -239,7 +239,7 @@ class RegistrationController(Controller):
         return Redirect("/ingresar")
 
     @get("/solicitud/{token:str}")
-    async def follow(self, request: Request, token: str) -> Page:
+    async def follow(self, request: Request, token: FromPath[str]) -> Page:
         """Opening the link changes nothing: an unconfirmed request shows the «Confirmar mi correo» button."""
         view = await services.view_registration(token, ip=client_ip(request))
         if view is None:
@@ -247,7 +247,7 @@ class RegistrationController(Controller):
         return _page("seguimiento.html", view=view, token=token, message=None, values={}, errors={})
 
     @post("/solicitud/{token:str}/confirmar")
-    async def confirm(self, request: Request, token: str) -> Page:
+    async def confirm(self, request: Request, token: FromPath[str]) -> Page:
         view = await services.confirm_registration(token, ip=client_ip(request))
         if view is None:
             return _invalid_link()
@@ -255,7 +255,7 @@ class RegistrationController(Controller):
                      values={}, errors={})
 
     @post("/solicitud/{token:str}")
-    async def correct(self, request: Request, token: str, data: Multipart) -> Page:
+    async def correct(self, request: Request, token: FromPath[str], data: Multipart) -> Page:
         parsed, document, errors = await _parse_with_document(RegistrationCorrection, data, REGISTRATION_FIELDS,
                                                               required=False)
         if not errors:
@@ -273,7 +273,7 @@ class RegistrationController(Controller):
                      values=_text(data, *REGISTRATION_FIELDS), errors=errors)
 
     @get("/solicitud/{token:str}/documentos/{document_id:uuid}")
-    async def document(self, request: Request, token: str, document_id: uuid.UUID) -> Response:
+    async def document(self, request: Request, token: FromPath[str], document_id: FromPath[uuid.UUID]) -> Response:
         return _download(await services.applicant_document(token, document_id, ip=client_ip(request)))
 
 
@@ -304,7 +304,7 @@ class InvitationController(Controller):
     include_in_schema = False
 
     @get("/{token:str}")
-    async def show(self, request: Request, token: str) -> Page:
+    async def show(self, request: Request, token: FromPath[str]) -> Page:
         from app.auth import oidc
 
         lookup = await people.lookup_invitation(token, ip=client_ip(request))
@@ -314,7 +314,7 @@ class InvitationController(Controller):
                      oidc_enabled=oidc.is_configured())
 
     @get("/{token:str}/oidc")
-    async def accept_with_oidc(self, request: Request, token: str) -> Page | Redirect:
+    async def accept_with_oidc(self, request: Request, token: FromPath[str]) -> Page | Redirect:
         """Accept by proving one's identity with ID GOB.PE instead of choosing a password (the identity is then
         linked to the account, so the person signs in with ID GOB.PE)."""
         lookup = await people.lookup_invitation(token, ip=client_ip(request))
@@ -324,7 +324,7 @@ class InvitationController(Controller):
         return await _start_oidc(request, invitacion=token)
 
     @post("/{token:str}")
-    async def accept(self, request: Request, token: str, data: Form) -> Page | Redirect:
+    async def accept(self, request: Request, token: FromPath[str], data: Form) -> Page | Redirect:
         lookup = await people.lookup_invitation(token, ip=client_ip(request))
         values = _text(data, "full_name", "dni")
         errors: dict[str, str] = {}
@@ -357,23 +357,25 @@ class SgpRegistrationController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def queue(self, request: Request, estado: str | None = None) -> Page:
+    async def queue(self, request: Request, estado: FromQuery[str | None] = None) -> Page:
         ctx = request_context(request)
         rows = await services.list_registrations(ctx, state=estado if estado in STATE_LABELS else None)
         return _page("sgp_lista.html", rows=rows, estado=estado)
 
     @get("/{registration_id:uuid}")
-    async def detail(self, request: Request, registration_id: uuid.UUID) -> Page:
+    async def detail(self, request: Request, registration_id: FromPath[uuid.UUID]) -> Page:
         view = await services.get_registration(request_context(request), registration_id)
         return _page("sgp_detalle.html", view=view)
 
     @get("/{registration_id:uuid}/documentos/{document_id:uuid}")
-    async def document(self, request: Request, registration_id: uuid.UUID, document_id: uuid.UUID) -> Response:
+    async def document(self, request: Request, registration_id: FromPath[uuid.UUID],
+                       document_id: FromPath[uuid.UUID]) -> Response:
         ctx = request_context(request)
         return _download(await services.registration_document(ctx, registration_id, document_id))
 
     @post("/{registration_id:uuid}/{accion:str}")
-    async def decide(self, request: Request, registration_id: uuid.UUID, accion: str, data: Form) -> Redirect:
+    async def decide(self, request: Request, registration_id: FromPath[uuid.UUID], accion: FromPath[str],
+                     data: Form) -> Redirect:
         ctx = request_context(request)
         reason = str(data.get("motivo") or "").strip() or None
         try:
@@ -407,12 +409,13 @@ class SgpProfileChangeController(Controller):
         return _page("sgp_cambios.html", rows=rows)
 
     @get("/{change_id:uuid}/documento")
-    async def document(self, request: Request, change_id: uuid.UUID) -> Response:
+    async def document(self, request: Request, change_id: FromPath[uuid.UUID]) -> Response:
         ctx = request_context(request)
         return _download(await services.profile_change_document(ctx, change_id))
 
     @post("/{change_id:uuid}/{accion:str}")
-    async def decide(self, request: Request, change_id: uuid.UUID, accion: str, data: Form) -> Redirect:
+    async def decide(self, request: Request, change_id: FromPath[uuid.UUID], accion: FromPath[str],
+                     data: Form) -> Redirect:
         ctx = request_context(request)
         reason = str(data.get("motivo") or "").strip() or None
         try:
@@ -438,7 +441,7 @@ class EntityPeopleController(Controller):
     include_in_schema = False
 
     @get("/usuarios")
-    async def people_page(self, request: Request, buzon: str | None = None) -> Page:
+    async def people_page(self, request: Request, buzon: FromQuery[str | None] = None) -> Page:
         ctx = request_context(request)
         return _page("entidad_usuarios.html", people=await people.list_people(ctx), buzon=buzon,
                      state_of=people.invitation_state, values={}, errors={})
@@ -455,7 +458,8 @@ class EntityPeopleController(Controller):
         return Redirect("/entidad/usuarios" + (f"?buzon={sent.mailbox_ticket}" if sent.mailbox_ticket else ""))
 
     @post("/invitaciones/{invitation_id:uuid}/{accion:str}")
-    async def invitation_action(self, request: Request, invitation_id: uuid.UUID, accion: str) -> Redirect:
+    async def invitation_action(self, request: Request, invitation_id: FromPath[uuid.UUID],
+                                accion: FromPath[str]) -> Redirect:
         ctx = request_context(request)
         target = "/entidad/usuarios"
         try:
@@ -473,7 +477,7 @@ class EntityPeopleController(Controller):
         return Redirect(target)
 
     @post("/usuarios/{user_id:uuid}/roles")
-    async def roles(self, request: Request, user_id: uuid.UUID, data: Form) -> Redirect:
+    async def roles(self, request: Request, user_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         try:
             await people.change_roles(request_context(request), user_id, _roles(data))
             flash(request, "Roles actualizados.", "exito")
@@ -482,7 +486,7 @@ class EntityPeopleController(Controller):
         return Redirect("/entidad/usuarios")
 
     @post("/usuarios/{user_id:uuid}/desactivar")
-    async def deactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
+    async def deactivate(self, request: Request, user_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             await people.deactivate_person(request_context(request), user_id)
             flash(request, "La persona fue desactivada en su entidad; su historial se conserva.", "exito")
@@ -518,7 +522,7 @@ class EntityPeopleController(Controller):
         return Redirect("/ingresar")
 
     @get("/documentos/{document_id:uuid}")
-    async def document(self, request: Request, document_id: uuid.UUID) -> Response:
+    async def document(self, request: Request, document_id: FromPath[uuid.UUID]) -> Response:
         return _download(await people.entity_document(request_context(request), document_id))
 
 
@@ -613,7 +617,7 @@ class DemoMailboxController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def mailbox(self, request: Request, ficha: str | None = None) -> Page | Redirect:
+    async def mailbox(self, request: Request, ficha: FromQuery[str | None] = None) -> Page | Redirect:
         settings = get_settings()
         if settings.smtp_url:
             raise NotFoundException("El buzón de demostración no existe cuando hay un servidor de correo.")

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 from pydantic import BaseModel
@@ -185,8 +186,9 @@ class EntityPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Request, q: str | None = None, tipo: str | None = None,
-                    nivel: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
+    async def index(self, request: Request, q: FromQuery[str | None] = None, tipo: FromQuery[str | None] = None,
+                    nivel: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
+                    pagina: FromQuery[int] = 1) -> Page:
         params = {"q": q or "", "tipo": _choice(tipo, ENTITY_KINDS), "nivel": _choice(nivel, GOVERNMENT_LEVELS),
                   "estado": estado if estado in STATES else "activas"}
         listing = await services.list_entities(request_context(request), q=q, kind=params["tipo"], level=params["nivel"],
@@ -210,12 +212,12 @@ class EntityPages(Controller):
         return _see_other("/admin/entidades")
 
     @get("/{entity_id:uuid}")
-    async def show(self, request: Request, entity_id: uuid.UUID) -> Page:
+    async def show(self, request: Request, entity_id: FromPath[uuid.UUID]) -> Page:
         entity = await services.get_entity(request_context(request), entity_id)
         return _page("admin/entity_form.html", form=FormState("entidad", entity.model_dump()), entity=entity)
 
     @post("/{entity_id:uuid}")
-    async def update(self, request: Request, entity_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def update(self, request: Request, entity_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         ctx = request_context(request)
         try:
             entity = await services.update_entity(ctx, entity_id, parse(EntityUpdate, form_values(data, EntityUpdate)))
@@ -227,7 +229,7 @@ class EntityPages(Controller):
         return _see_other(f"/admin/entidades/{entity.id}")
 
     @post("/{entity_id:uuid}/desactivar")
-    async def deactivate(self, request: Request, entity_id: uuid.UUID) -> Redirect:
+    async def deactivate(self, request: Request, entity_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             entity = await services.deactivate_entity(request_context(request), entity_id)
         except Conflict as exc:
@@ -237,7 +239,7 @@ class EntityPages(Controller):
         return _see_other(f"/admin/entidades/{entity_id}")
 
     @post("/{entity_id:uuid}/reactivar")
-    async def reactivate(self, request: Request, entity_id: uuid.UUID) -> Redirect:
+    async def reactivate(self, request: Request, entity_id: FromPath[uuid.UUID]) -> Redirect:
         entity = await services.reactivate_entity(request_context(request), entity_id)
         flash(request, f"La entidad {entity.short_name} está activa nuevamente.", "exito")
         return _see_other(f"/admin/entidades/{entity_id}")
@@ -252,8 +254,9 @@ class CentrePages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Request, q: str | None = None, canal: str | None = None,
-                    entidad: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
+    async def index(self, request: Request, q: FromQuery[str | None] = None, canal: FromQuery[str | None] = None,
+                    entidad: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
+                    pagina: FromQuery[int] = 1) -> Page:
         ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "canal": _choice(canal, CHANNELS), "entidad": str(entity_id) if entity_id else "",
@@ -296,11 +299,11 @@ class CentrePages(Controller):
                      **{**defaults, **forms})
 
     @get("/{centre_id:uuid}")
-    async def show(self, request: Request, centre_id: uuid.UUID) -> Page:
+    async def show(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
         return await self._detail(request, centre_id)
 
     @post("/{centre_id:uuid}")
-    async def update(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def update(self, request: Request, centre_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         try:
             centre = await services.update_centre(request_context(request), centre_id,
                                                   parse(CentreUpdate, form_values(data, CentreUpdate)))
@@ -311,7 +314,7 @@ class CentrePages(Controller):
         return _see_other(f"/admin/centros/{centre_id}")
 
     @post("/{centre_id:uuid}/horarios")
-    async def set_hours(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def set_hours(self, request: Request, centre_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         values = form_values(data, OpeningHoursSet, lists=("weekdays",))
         try:
             await services.set_opening_hours(request_context(request), centre_id, parse(OpeningHoursSet, values))
@@ -322,7 +325,7 @@ class CentrePages(Controller):
         return _see_other(f"/admin/centros/{centre_id}#horario")
 
     @post("/{centre_id:uuid}/modulos")
-    async def add_module(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def add_module(self, request: Request, centre_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         try:
             module = await services.add_module(request_context(request), centre_id, parse(ModuleCreate, form_values(data, ModuleCreate)))
         except (ValidationFailed, Conflict) as exc:
@@ -332,7 +335,7 @@ class CentrePages(Controller):
         return _see_other(f"/admin/centros/{centre_id}#modulos")
 
     @post("/{centre_id:uuid}/servicios")
-    async def add_service(self, request: Request, centre_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def add_service(self, request: Request, centre_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         try:
             service = await services.add_service(request_context(request), centre_id,
                                                  parse(ServiceCreate, form_values(data, ServiceCreate)))
@@ -352,8 +355,9 @@ class UserPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Request, q: str | None = None, entidad: str | None = None,
-                    rol: str | None = None, estado: str = "activas", pagina: int = 1) -> Page:
+    async def index(self, request: Request, q: FromQuery[str | None] = None, entidad: FromQuery[str | None] = None,
+                    rol: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
+                    pagina: FromQuery[int] = 1) -> Page:
         ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "entidad": str(entity_id) if entity_id else "", "rol": _choice(rol, MEMBERSHIP_ROLES),
@@ -390,11 +394,11 @@ class UserPages(Controller):
                      **{**defaults, **forms})
 
     @get("/{user_id:uuid}")
-    async def show(self, request: Request, user_id: uuid.UUID) -> Page:
+    async def show(self, request: Request, user_id: FromPath[uuid.UUID]) -> Page:
         return await self._detail(request, user_id)
 
     @post("/{user_id:uuid}")
-    async def update(self, request: Request, user_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def update(self, request: Request, user_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         try:
             user = await services.update_user(request_context(request), user_id, parse(UserUpdate, form_values(data, UserUpdate)))
         except (ValidationFailed, Conflict) as exc:
@@ -404,7 +408,7 @@ class UserPages(Controller):
         return _see_other(f"/admin/usuarios/{user_id}")
 
     @post("/{user_id:uuid}/desactivar")
-    async def deactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
+    async def deactivate(self, request: Request, user_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             user = await services.deactivate_user(request_context(request), user_id)
         except Conflict as exc:
@@ -415,13 +419,13 @@ class UserPages(Controller):
         return _see_other(f"/admin/usuarios/{user_id}")
 
     @post("/{user_id:uuid}/reactivar")
-    async def reactivate(self, request: Request, user_id: uuid.UUID) -> Redirect:
+    async def reactivate(self, request: Request, user_id: FromPath[uuid.UUID]) -> Redirect:
         user = await services.reactivate_user(request_context(request), user_id)
         flash(request, f"La cuenta de {user.full_name} está activa nuevamente.", "exito")
         return _see_other(f"/admin/usuarios/{user_id}")
 
     @post("/{user_id:uuid}/roles")
-    async def grant(self, request: Request, user_id: uuid.UUID, data: Form) -> Page | Redirect:
+    async def grant(self, request: Request, user_id: FromPath[uuid.UUID], data: Form) -> Page | Redirect:
         values = {**form_values(data, MembershipCreate), "user_id": str(user_id)}
         try:
             membership = await services.grant_membership(request_context(request), parse(MembershipCreate, values))
@@ -432,7 +436,8 @@ class UserPages(Controller):
         return _see_other(f"/admin/usuarios/{user_id}#roles")
 
     @post("/{user_id:uuid}/roles/{membership_id:uuid}/retirar")
-    async def revoke(self, request: Request, user_id: uuid.UUID, membership_id: uuid.UUID) -> Redirect:
+    async def revoke(self, request: Request, user_id: FromPath[uuid.UUID],
+                     membership_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             membership = await services.revoke_membership(request_context(request), membership_id, user_id=user_id)
         except Conflict as exc:
@@ -473,16 +478,16 @@ class EntityApi(Controller):
     tags = ["administración: entidades"]
 
     @get("/", summary="Buscar entidades por RUC o nombre")
-    async def list_entities(self, request: Request, q: str | None = None, kind: str | None = None,
-                            level: str | None = None, active: str | None = None, page: int = 1,
-                            page_size: int = 50) -> Listing[EntityRead]:
+    async def list_entities(self, request: Request, q: FromQuery[str | None] = None, kind: FromQuery[str | None] = None,
+                            level: FromQuery[str | None] = None, active: FromQuery[str | None] = None,
+                            page: FromQuery[int] = 1, page_size: FromQuery[int] = 50) -> Listing[EntityRead]:
         return await services.list_entities(
             request_context(request), q=q, kind=_api_choice(kind, ENTITY_KINDS, "kind"),
             level=_api_choice(level, GOVERNMENT_LEVELS, "level"), active=_active_filter(active),
             page=page, page_size=page_size)
 
     @get("/{entity_id:uuid}", summary="Ver una entidad")
-    async def get_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
+    async def get_entity(self, request: Request, entity_id: FromPath[uuid.UUID]) -> EntityRead:
         return await services.get_entity(request_context(request), entity_id)
 
     @post("/", summary="Registrar una entidad", description="Cuerpo: EntityCreate (ruc, name, short_name, kind, level).")
@@ -490,15 +495,15 @@ class EntityApi(Controller):
         return await services.create_entity(request_context(request), parse(EntityCreate, await _json(request)))
 
     @patch("/{entity_id:uuid}", summary="Modificar una entidad", description="Cuerpo: EntityUpdate (solo los campos que cambian).")
-    async def update_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
+    async def update_entity(self, request: Request, entity_id: FromPath[uuid.UUID]) -> EntityRead:
         return await services.update_entity(request_context(request), entity_id, parse(EntityUpdate, await _json(request)))
 
     @post("/{entity_id:uuid}/desactivar", status_code=200, summary="Desactivar una entidad (conserva su historial)")
-    async def deactivate_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
+    async def deactivate_entity(self, request: Request, entity_id: FromPath[uuid.UUID]) -> EntityRead:
         return await services.deactivate_entity(request_context(request), entity_id)
 
     @post("/{entity_id:uuid}/reactivar", status_code=200, summary="Reactivar una entidad")
-    async def reactivate_entity(self, request: Request, entity_id: uuid.UUID) -> EntityRead:
+    async def reactivate_entity(self, request: Request, entity_id: FromPath[uuid.UUID]) -> EntityRead:
         return await services.reactivate_entity(request_context(request), entity_id)
 
 
@@ -510,15 +515,16 @@ class CentreApi(Controller):
     tags = ["administración: centros"]
 
     @get("/", summary="Buscar centros")
-    async def list_centres(self, request: Request, q: str | None = None, channel: str | None = None,
-                           entity_id: uuid.UUID | None = None, active: str | None = None, page: int = 1,
-                           page_size: int = 50) -> Listing[CentreRead]:
+    async def list_centres(self, request: Request, q: FromQuery[str | None] = None,
+                           channel: FromQuery[str | None] = None, entity_id: FromQuery[uuid.UUID | None] = None,
+                           active: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+                           page_size: FromQuery[int] = 50) -> Listing[CentreRead]:
         return await services.list_centres(request_context(request), q=q, channel=_api_choice(channel, CHANNELS, "channel"),
                                            entity_id=entity_id, active=_active_filter(active), page=page,
                                            page_size=page_size)
 
     @get("/{centre_id:uuid}", summary="Ver un centro con su horario (e historial), módulos y servicios")
-    async def get_centre(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
+    async def get_centre(self, request: Request, centre_id: FromPath[uuid.UUID]) -> CentreDetail:
         return await services.get_centre(request_context(request), centre_id)
 
     @post("/", summary="Registrar un centro", description="Cuerpo: CentreCreate.")
@@ -526,20 +532,20 @@ class CentreApi(Controller):
         return await services.create_centre(request_context(request), parse(CentreCreate, await _json(request)))
 
     @patch("/{centre_id:uuid}", summary="Modificar un centro", description="Cuerpo: CentreUpdate.")
-    async def update_centre(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
+    async def update_centre(self, request: Request, centre_id: FromPath[uuid.UUID]) -> CentreDetail:
         return await services.update_centre(request_context(request), centre_id, parse(CentreUpdate, await _json(request)))
 
     @post("/{centre_id:uuid}/horarios", summary="Definir el horario desde una fecha (el anterior queda en el historial)",
           description="Cuerpo: OpeningHoursSet (weekdays 0=lunes … 6=domingo, opens_at, closes_at, valid_from).")
-    async def set_hours(self, request: Request, centre_id: uuid.UUID) -> CentreDetail:
+    async def set_hours(self, request: Request, centre_id: FromPath[uuid.UUID]) -> CentreDetail:
         return await services.set_opening_hours(request_context(request), centre_id, parse(OpeningHoursSet, await _json(request)))
 
     @post("/{centre_id:uuid}/modulos", summary="Agregar un módulo de atención", description="Cuerpo: ModuleCreate.")
-    async def add_module(self, request: Request, centre_id: uuid.UUID) -> ModuleRead:
+    async def add_module(self, request: Request, centre_id: FromPath[uuid.UUID]) -> ModuleRead:
         return await services.add_module(request_context(request), centre_id, parse(ModuleCreate, await _json(request)))
 
     @post("/{centre_id:uuid}/servicios", summary="Agregar un servicio de una entidad", description="Cuerpo: ServiceCreate.")
-    async def add_service(self, request: Request, centre_id: uuid.UUID) -> ServiceRead:
+    async def add_service(self, request: Request, centre_id: FromPath[uuid.UUID]) -> ServiceRead:
         return await services.add_service(request_context(request), centre_id, parse(ServiceCreate, await _json(request)))
 
 
@@ -551,15 +557,16 @@ class UserApi(Controller):
     tags = ["administración: usuarios"]
 
     @get("/", summary="Buscar usuarios con sus roles")
-    async def list_users(self, request: Request, q: str | None = None, entity_id: uuid.UUID | None = None,
-                         role: str | None = None, active: str | None = None, page: int = 1,
-                         page_size: int = 50) -> Listing[UserRead]:
+    async def list_users(self, request: Request, q: FromQuery[str | None] = None,
+                         entity_id: FromQuery[uuid.UUID | None] = None, role: FromQuery[str | None] = None,
+                         active: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+                         page_size: FromQuery[int] = 50) -> Listing[UserRead]:
         return await services.list_users(request_context(request), q=q, entity_id=entity_id,
                                          role=_api_choice(role, MEMBERSHIP_ROLES, "role"),
                                          active=_active_filter(active), page=page, page_size=page_size)
 
     @get("/{user_id:uuid}", summary="Ver un usuario con sus roles (vigentes y retirados)")
-    async def get_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
+    async def get_user(self, request: Request, user_id: FromPath[uuid.UUID]) -> UserRead:
         return await services.get_user(request_context(request), user_id)
 
     @post("/", summary="Crear una cuenta", description="Cuerpo: UserCreate. Devuelve el enlace de un solo uso "
@@ -568,26 +575,27 @@ class UserApi(Controller):
         return await services.create_user(request_context(request), parse(UserCreate, await _json(request)))
 
     @patch("/{user_id:uuid}", summary="Modificar una cuenta", description="Cuerpo: UserUpdate.")
-    async def update_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
+    async def update_user(self, request: Request, user_id: FromPath[uuid.UUID]) -> UserRead:
         return await services.update_user(request_context(request), user_id, parse(UserUpdate, await _json(request)))
 
     @post("/{user_id:uuid}/desactivar", status_code=200, summary="Desactivar una cuenta (termina sus sesiones)")
-    async def deactivate_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
+    async def deactivate_user(self, request: Request, user_id: FromPath[uuid.UUID]) -> UserRead:
         return await services.deactivate_user(request_context(request), user_id)
 
     @post("/{user_id:uuid}/reactivar", status_code=200, summary="Reactivar una cuenta")
-    async def reactivate_user(self, request: Request, user_id: uuid.UUID) -> UserRead:
+    async def reactivate_user(self, request: Request, user_id: FromPath[uuid.UUID]) -> UserRead:
         return await services.reactivate_user(request_context(request), user_id)
 
     @post("/{user_id:uuid}/membresias", summary="Otorgar un rol en una entidad",
           description="Cuerpo: entity_id y role.")
-    async def grant_membership(self, request: Request, user_id: uuid.UUID) -> MembershipRead:
+    async def grant_membership(self, request: Request, user_id: FromPath[uuid.UUID]) -> MembershipRead:
         body = await _json(request)
         return await services.grant_membership(request_context(request), parse(MembershipCreate, {**body, "user_id": str(user_id)}))
 
     @delete("/{user_id:uuid}/membresias/{membership_id:uuid}", status_code=204,
             summary="Retirar un rol (la membresía se conserva inactiva en el historial)")
-    async def revoke_membership(self, request: Request, user_id: uuid.UUID, membership_id: uuid.UUID) -> None:
+    async def revoke_membership(self, request: Request, user_id: FromPath[uuid.UUID],
+                                membership_id: FromPath[uuid.UUID]) -> None:
         await services.revoke_membership(request_context(request), membership_id, user_id=user_id)
 
 
