@@ -16,6 +16,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
@@ -62,8 +63,9 @@ class StatementsController(Controller):
     guards = READERS
 
     @get("/", name="statements:list")
-    async def list_page(self, request: Request, centro: str | None = None, anio: str | None = None,
-                        mes: str | None = None, estado: str | None = None) -> Page:
+    async def list_page(self, request: Request, centro: FromQuery[str | None] = None,
+                        anio: FromQuery[str | None] = None, mes: FromQuery[str | None] = None,
+                        estado: FromQuery[str | None] = None) -> Page:
         ctx = request_context(request)
         year, month = _int(anio, "anio"), _int(mes, "mes")
         status = estado if estado in ("preliminar", "definitivo") else None
@@ -76,9 +78,10 @@ class StatementsController(Controller):
                                                           "mes": mes or "", "estado": status or ""}})
 
     @get("/consolidado", name="statements:consolidated")
-    async def consolidated(self, request: Request, anio: str | None = None, mes: str | None = None,
-                           formato: str = "html", entidad: str | None = None,
-                           centro: str | None = None) -> Page | Response:
+    async def consolidated(self, request: Request, anio: FromQuery[str | None] = None,
+                           mes: FromQuery[str | None] = None, formato: FromQuery[str] = "html",
+                           entidad: FromQuery[str | None] = None,
+                           centro: FromQuery[str | None] = None) -> Page | Response:
         ctx = request_context(request)
         year = _int(anio, "anio") or datetime.now(LIMA).year
         month = _int(mes, "mes")
@@ -106,17 +109,17 @@ class StatementsController(Controller):
             "centres": centres, "entities": entities})
 
     @get("/{statement_id:uuid}", name="statements:detail")
-    async def detail(self, request: Request, statement_id: uuid.UUID) -> Page:
+    async def detail(self, request: Request, statement_id: FromPath[uuid.UUID]) -> Page:
         view = await services.get_statement(request_context(request), statement_id)
         return Page("billing_reports/detail.html", context={"view": view})
 
     @get("/{statement_id:uuid}/{fmt:str}", name="statements:file")
-    async def download(self, request: Request, statement_id: uuid.UUID, fmt: str) -> Response:
+    async def download(self, request: Request, statement_id: FromPath[uuid.UUID], fmt: FromPath[str]) -> Response:
         filename, media_type, content = await services.statement_file(request_context(request), statement_id, fmt)
         return _download(filename, media_type, content)
 
     @post("/{statement_id:uuid}/corregir", guards=COORDINATOR, name="statements:correct")
-    async def correct(self, request: Request, statement_id: uuid.UUID, data: Form) -> Redirect:
+    async def correct(self, request: Request, statement_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         try:
             new = await services.correct_statement(request_context(request), statement_id, str(data.get("motivo", "")))
         except ValidationFailed as exc:
@@ -149,26 +152,26 @@ class BatchesController(Controller):
         return Redirect(f"/estados-de-cuenta/lotes/{batch.id}")
 
     @get("/{batch_id:uuid}", name="statements:batch")
-    async def batch(self, request: Request, batch_id: uuid.UUID) -> Page:
+    async def batch(self, request: Request, batch_id: FromPath[uuid.UUID]) -> Page:
         progress = await services.batch_progress(request_context(request), batch_id)
         return Page("billing_reports/batch.html", context={"p": progress})
 
     @get("/{batch_id:uuid}/progreso", name="statements:progress")
-    async def progress(self, request: Request, batch_id: uuid.UUID) -> Page:
+    async def progress(self, request: Request, batch_id: FromPath[uuid.UUID]) -> Page:
         progress = await services.batch_progress(request_context(request), batch_id)
         if not progress.finished:
             await services.nudge_overdue(request_context(request), batch_id)
         return Page("billing_reports/_progress.html", context={"p": progress})
 
     @post("/{batch_id:uuid}/reintentar", name="statements:retry")
-    async def retry(self, request: Request, batch_id: uuid.UUID) -> Redirect:
+    async def retry(self, request: Request, batch_id: FromPath[uuid.UUID]) -> Redirect:
         n = await services.retry_failed(request_context(request), batch_id)
         flash(request, f"Se reintentará la generación de {n} estado(s) de cuenta." if n
               else "No hay estados de cuenta fallidos en este lote.", category="exito" if n else "aviso")
         return Redirect(f"/estados-de-cuenta/lotes/{batch_id}")
 
     @post("/{batch_id:uuid}/enviar", name="statements:email")
-    async def email(self, request: Request, batch_id: uuid.UUID) -> Redirect:
+    async def email(self, request: Request, batch_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             n = await services.email_batch(request_context(request), batch_id)
         except DomainError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from app.auth.guards import requires_role
 from app.costsharing import services as svc
@@ -33,7 +34,7 @@ class CostSharingApi(Controller):
 
     @get("/periodos/{period_id:uuid}/reparto", guards=[requires_role(*VIEWERS)],
          summary="Reparto de un periodo con la derivación de cada línea")
-    async def allocation(self, request: Request, period_id: uuid.UUID) -> AllocationRead:
+    async def allocation(self, request: Request, period_id: FromPath[uuid.UUID]) -> AllocationRead:
         view = await svc.get_allocation(ctx_of(request), period_id)
         return AllocationRead(
             periodo=period_read(view),

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
@@ -147,7 +147,7 @@ class CostSharingController(Controller):
         return back(period.id)
 
     @get("/periodos/{period_id:uuid}", guards=[requires_role(*VIEWERS)])
-    async def period(self, request: Request, period_id: uuid.UUID) -> Page:
+    async def period(self, request: Request, period_id: FromPath[uuid.UUID]) -> Page:
         ctx = ctx_of(request)
         detail = await svc.get_period_detail(ctx, period_id)
         view = await svc.get_allocation(ctx, period_id)
@@ -171,7 +171,7 @@ class CostSharingController(Controller):
             "editable": detail.period.state in pm.EDITABLE})
 
     @post("/periodos/{period_id:uuid}/costos", guards=[requires_role(*COORDINATOR)])
-    async def add_item(self, request: Request, period_id: uuid.UUID, data: Multipart) -> Redirect:
+    async def add_item(self, request: Request, period_id: FromPath[uuid.UUID], data: Multipart) -> Redirect:
         item = svc.ItemInput(str(data.get("categoria") or ""), str(data.get("descripcion") or ""),
                              data.get("monto"), str(data.get("referencia") or ""),
                              str(data.get("tipo") or "real") == "estimado", await upload(data.get("sustento")))
@@ -179,7 +179,7 @@ class CostSharingController(Controller):
                              "Costo registrado.", "#costos")
 
     @post("/periodos/{period_id:uuid}/importar", guards=[requires_role(*COORDINATOR)])
-    async def import_items(self, request: Request, period_id: uuid.UUID, data: Multipart) -> Page | Redirect:
+    async def import_items(self, request: Request, period_id: FromPath[uuid.UUID], data: Multipart) -> Page | Redirect:
         file = await upload(data.get("archivo"))
         if file is None:
             flash(request, "Elija un archivo .csv o .xlsx.", "error")
@@ -195,20 +195,20 @@ class CostSharingController(Controller):
                                                                "filename": file[0]})
 
     @post("/costos/{item_id:uuid}/eliminar", guards=[requires_role(*COORDINATOR)])
-    async def delete_item(self, request: Request, item_id: uuid.UUID, data: Form) -> Redirect:
+    async def delete_item(self, request: Request, item_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         await _or_flash(request, svc.delete_item(ctx_of(request), item_id), "Costo eliminado.")
         return back(period_id, "#costos") if period_id else Redirect("/costos")
 
     @post("/costos/{item_id:uuid}/categoria", guards=[requires_role(*COORDINATOR)])
-    async def recategorise(self, request: Request, item_id: uuid.UUID, data: Form) -> Redirect:
+    async def recategorise(self, request: Request, item_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         await _or_flash(request, svc.update_item_category(ctx_of(request), item_id, str(data.get("categoria") or "")),
                         "Categoría cambiada: vuelva a calcular.")
         return back(period_id, "#costos") if period_id else Redirect("/costos")
 
     @post("/costos/{item_id:uuid}/real", guards=[requires_role(*COORDINATOR)])
-    async def replace_estimate(self, request: Request, item_id: uuid.UUID, data: Form) -> Redirect:
+    async def replace_estimate(self, request: Request, item_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         try:
             target = uuid.UUID(str(data.get("destino")))
@@ -221,12 +221,12 @@ class CostSharingController(Controller):
         return back(period_id) if period_id else Redirect("/costos")
 
     @get("/costos/{item_id:uuid}/sustento", guards=[requires_role(*VIEWERS)])
-    async def item_attachment(self, request: Request, item_id: uuid.UUID) -> Response:
+    async def item_attachment(self, request: Request, item_id: FromPath[uuid.UUID]) -> Response:
         name, content_type, content = await svc.item_attachment(ctx_of(request), item_id)
         return _download(name, content_type, content)
 
     @post("/periodos/{period_id:uuid}/participantes", guards=[requires_role(*COORDINATOR)])
-    async def record_participant(self, request: Request, period_id: uuid.UUID, data: Form) -> Redirect:
+    async def record_participant(self, request: Request, period_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         entry = svc.ParticipantInput(str(data.get("ruc") or ""), data.get("desde"), data.get("hasta") or None,
                                      data.get("area_m2") or 0, data.get("modulos") or 0, data.get("asesores") or 0,
                                      data.get("atenciones") or 0)
@@ -234,13 +234,13 @@ class CostSharingController(Controller):
                              "Participante y valores registrados.", "#participantes")
 
     @post("/participantes/{participant_id:uuid}/retirar", guards=[requires_role(*COORDINATOR)])
-    async def remove_participant(self, request: Request, participant_id: uuid.UUID, data: Form) -> Redirect:
+    async def remove_participant(self, request: Request, participant_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         await _or_flash(request, svc.remove_participant(ctx_of(request), participant_id), "Participante retirado.")
         return back(period_id, "#participantes") if period_id else Redirect("/costos")
 
     @post("/periodos/{period_id:uuid}/precargar", guards=[requires_role(*COORDINATOR)])
-    async def prefill(self, request: Request, period_id: uuid.UUID) -> Redirect:
+    async def prefill(self, request: Request, period_id: FromPath[uuid.UUID]) -> Redirect:
         try:
             notes = await svc.prefill_participants(ctx_of(request), period_id)
         except DomainError as exc:
@@ -252,29 +252,29 @@ class CostSharingController(Controller):
         return back(period_id, "#participantes")
 
     @post("/periodos/{period_id:uuid}/vacancia", guards=[requires_role(*COORDINATOR)])
-    async def vacancy(self, request: Request, period_id: uuid.UUID, data: Form) -> Redirect:
+    async def vacancy(self, request: Request, period_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         return await attempt(request, period_id, lambda: svc.set_vacancy(
             ctx_of(request), period_id, area_m2=data.get("area_m2") or 0, modules=data.get("modulos") or 0,
             advisors=data.get("asesores") or 0), "Vacancia registrada.", "#participantes")
 
     @post("/periodos/{period_id:uuid}/calcular", guards=[requires_role(*COORDINATOR)])
-    async def compute(self, request: Request, period_id: uuid.UUID) -> Redirect:
+    async def compute(self, request: Request, period_id: FromPath[uuid.UUID]) -> Redirect:
         return await attempt(request, period_id, lambda: svc.compute_period(ctx_of(request), period_id),
                              "Reparto calculado. Revise el detalle antes de publicar.", "#reparto")
 
     @post("/periodos/{period_id:uuid}/publicar", guards=[requires_role(*COORDINATOR)])
-    async def publish(self, request: Request, period_id: uuid.UUID) -> Redirect:
+    async def publish(self, request: Request, period_id: FromPath[uuid.UUID]) -> Redirect:
         return await attempt(request, period_id, lambda: svc.publish_period(ctx_of(request), period_id),
                              "Periodo publicado: las entidades ya ven su parte y pueden observarla.")
 
     @post("/periodos/{period_id:uuid}/cerrar", guards=[requires_role(*COORDINATOR)])
-    async def close(self, request: Request, period_id: uuid.UUID, data: Form) -> Redirect:
+    async def close(self, request: Request, period_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         early = str(data.get("anticipado") or "") in ("1", "on", "si")
         return await attempt(request, period_id, lambda: svc.close_period(ctx_of(request), period_id, early=early),
                              "Periodo cerrado: ya no se modifica.")
 
     @post("/periodos/{period_id:uuid}/verificar", guards=[requires_role(ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)])
-    async def verify(self, request: Request, period_id: uuid.UUID) -> Redirect:
+    async def verify(self, request: Request, period_id: FromPath[uuid.UUID]) -> Redirect:
         same, stored, recomputed = await svc.verify_computation(ctx_of(request), period_id)
         if same:
             flash(request, f"Recalculado desde las entradas guardadas: mismo resultado (hash {stored[:16]}…).", "exito")
@@ -285,14 +285,14 @@ class CostSharingController(Controller):
     # -------------------------------------------------------------------------------- observations ---
 
     @post("/periodos/{period_id:uuid}/observaciones", guards=[requires_role(*PARTICIPANT)])
-    async def file_observation(self, request: Request, period_id: uuid.UUID, data: Multipart) -> Redirect:
+    async def file_observation(self, request: Request, period_id: FromPath[uuid.UUID], data: Multipart) -> Redirect:
         text, attachment = str(data.get("texto") or ""), await upload(data.get("adjunto"))
         return await attempt(request, period_id,
                              lambda: svc.file_observation(ctx_of(request), period_id, text, attachment),
                              "Observación presentada. La entidad administradora le responderá.", "#observaciones")
 
     @post("/observaciones/{observation_id:uuid}/responder", guards=[requires_role(*COORDINATOR)])
-    async def answer(self, request: Request, observation_id: uuid.UUID, data: Form) -> Redirect:
+    async def answer(self, request: Request, observation_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         await _or_flash(request, svc.answer_observation(ctx_of(request), observation_id, str(data.get("respuesta") or ""),
                                                         accept=str(data.get("decision")) == "aceptada"),
@@ -300,7 +300,8 @@ class CostSharingController(Controller):
         return back(period_id, "#observaciones") if period_id else Redirect("/costos")
 
     @post("/observaciones/{observation_id:uuid}/ajuste", guards=[requires_role(*COORDINATOR)])
-    async def observation_adjustment(self, request: Request, observation_id: uuid.UUID, data: Form) -> Redirect:
+    async def observation_adjustment(self, request: Request, observation_id: FromPath[uuid.UUID],
+                                     data: Form) -> Redirect:
         period_id = uuid.UUID(str(data.get("periodo"))) if data.get("periodo") else None
         try:
             target = uuid.UUID(str(data.get("destino")))
@@ -313,7 +314,7 @@ class CostSharingController(Controller):
         return back(period_id, "#observaciones") if period_id else Redirect("/costos")
 
     @get("/observaciones/{observation_id:uuid}/adjunto", guards=[requires_role(*VIEWERS)])
-    async def observation_attachment(self, request: Request, observation_id: uuid.UUID) -> Response:
+    async def observation_attachment(self, request: Request, observation_id: FromPath[uuid.UUID]) -> Response:
         name, content_type, content = await svc.observation_attachment(ctx_of(request), observation_id)
         return _download(name, content_type, content)
 
@@ -345,7 +346,7 @@ class CostSharingController(Controller):
         return Redirect(f"/costos/metodologias/{m.id}")
 
     @get("/metodologias/{methodology_id:uuid}", guards=[requires_role(*VIEWERS)])
-    async def methodology(self, request: Request, methodology_id: uuid.UUID) -> Page:
+    async def methodology(self, request: Request, methodology_id: FromPath[uuid.UUID]) -> Page:
         m = await msvc.get_methodology(ctx_of(request), methodology_id)
         others = [o for o in await msvc.list_methodologies(ctx_of(request)) if o.id != m.id]
         return Page("costsharing/methodology.html", context={
@@ -353,7 +354,7 @@ class CostSharingController(Controller):
             "can_approve": get_actor(request).role == ROLE_SUPERVISOR_SGP and m.state == "borrador"})
 
     @post("/metodologias/{methodology_id:uuid}/aprobar", guards=[requires_role(*SGP)])
-    async def approve(self, request: Request, methodology_id: uuid.UUID, data: Form) -> Redirect:
+    async def approve(self, request: Request, methodology_id: FromPath[uuid.UUID], data: Form) -> Redirect:
         try:
             year, month = (int(x) for x in str(data.get("desde") or "").split("-")[:2])
             m = await msvc.approve_methodology(ctx_of(request), methodology_id, date(year, month, 1))
@@ -368,7 +369,7 @@ class CostSharingController(Controller):
         return Redirect(f"/costos/metodologias/{methodology_id}")
 
     @get("/metodologias/comparar", guards=[requires_role(*VIEWERS)])
-    async def compare(self, request: Request, a: uuid.UUID, b: uuid.UUID) -> Page:
+    async def compare(self, request: Request, a: FromQuery[uuid.UUID], b: FromQuery[uuid.UUID]) -> Page:
         comparison = await msvc.compare_methodologies(ctx_of(request), a, b)
         return Page("costsharing/compare.html", context={**COMMON, "c": comparison})
 

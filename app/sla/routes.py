@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Response
 from markupsafe import Markup
@@ -114,8 +115,8 @@ class SlaController(Controller):
         }
 
     @get("/tablero", guards=[requires_role(*WATCHERS)])
-    async def dashboard(self, request: Request, centro: str | None = None, entidad: str | None = None,
-                        mes: str | None = None) -> Page:
+    async def dashboard(self, request: Request, centro: FromQuery[str | None] = None,
+                        entidad: FromQuery[str | None] = None, mes: FromQuery[str | None] = None) -> Page:
         actor = get_actor(request)
         board = await self._dashboard(request, centro, entidad, mes)
         db = get_database()
@@ -126,15 +127,16 @@ class SlaController(Controller):
                     entities=entities, poll=POLL_SECONDS, mes=(board.month if board else date.today()).strftime("%Y-%m"))
 
     @get("/tablero/datos", guards=[requires_role(*WATCHERS)])
-    async def dashboard_data(self, request: Request, centro: str | None = None, entidad: str | None = None,
-                             mes: str | None = None) -> Page:
+    async def dashboard_data(self, request: Request, centro: FromQuery[str | None] = None,
+                             entidad: FromQuery[str | None] = None, mes: FromQuery[str | None] = None) -> Page:
         board = await self._dashboard(request, centro, entidad, mes)
         return page("_dashboard_data.html", board=board, charts=self._charts(board) if board else {},
                     poll=POLL_SECONDS)
 
     @get("/ranking", guards=[requires_role(*SUPERVISORS)])
-    async def ranking(self, request: Request, mes: str | None = None, centro: str | None = None,
-                      entidad: str | None = None, indicador: str | None = None, estado: str | None = None) -> Page:
+    async def ranking(self, request: Request, mes: FromQuery[str | None] = None, centro: FromQuery[str | None] = None,
+                      entidad: FromQuery[str | None] = None, indicador: FromQuery[str | None] = None,
+                      estado: FromQuery[str | None] = None) -> Page:
         actor = get_actor(request)
         month = services.parse_month(mes)
         rows = await services.ranking(get_database(), actor, ip=client_ip(request), month=month,
@@ -170,13 +172,13 @@ class SlaController(Controller):
         return page("agreements.html", rows=rows, centre=None)
 
     @post("/acuerdos/{ans_id:uuid}/aceptar", guards=[requires_role(ROLE_GESTOR)])
-    async def accept(self, request: Request, ans_id: uuid.UUID) -> Redirect:
+    async def accept(self, request: Request, ans_id: FromPath[uuid.UUID]) -> Redirect:
         await services.accept_ans(get_database(), get_actor(request), ip=client_ip(request), ans_id=ans_id)
         flash(request, "ANS aceptado: desde ahora es parte de la adhesión y se mide contra él.", category="exito")
         return Redirect("/ans/acuerdos", status_code=303)
 
     @get("/centros/{centre_id:uuid}/acuerdos", guards=[requires_role(*COORDINATION)])
-    async def centre_agreements(self, request: Request, centre_id: uuid.UUID) -> Page:
+    async def centre_agreements(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
         actor = get_actor(request)
         rows = await services.list_ans(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
         view = await services.limits_view(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
@@ -184,7 +186,7 @@ class SlaController(Controller):
                     today=date.today().replace(day=1).isoformat())
 
     @post("/centros/{centre_id:uuid}/acuerdos", guards=[requires_role(*COORDINATION)])
-    async def propose(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def propose(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         await services.propose_ans(get_database(), get_actor(request), ip=client_ip(request), centre_id=centre_id,
                                    form=values)
@@ -194,14 +196,15 @@ class SlaController(Controller):
     # ------------------------------------------------------------------------- calendar and limits ---
 
     @get("/centros/{centre_id:uuid}/calendario", guards=[requires_role(*COORDINATION)])
-    async def calendar(self, request: Request, centre_id: uuid.UUID, anio: int | None = None) -> Page:
+    async def calendar(self, request: Request, centre_id: FromPath[uuid.UUID],
+                       anio: FromQuery[int | None] = None) -> Page:
         year = anio or date.today().year
         view = await services.calendar_view(get_database(), get_actor(request), ip=client_ip(request),
                                             centre_id=centre_id, year=year)
         return page("calendar.html", view=view, year=year)
 
     @post("/centros/{centre_id:uuid}/horarios", guards=[requires_role(*COORDINATION)])
-    async def add_hours(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def add_hours(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         await services.add_opening_hours(get_database(), get_actor(request), ip=client_ip(request),
                                          centre_id=centre_id, form=values)
@@ -209,7 +212,7 @@ class SlaController(Controller):
         return Redirect(f"/ans/centros/{centre_id}/calendario", status_code=303)
 
     @post("/centros/{centre_id:uuid}/cierres", guards=[requires_role(*COORDINATION)])
-    async def add_closure(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def add_closure(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         await services.add_closure(get_database(), get_actor(request), ip=client_ip(request), centre_id=centre_id,
                                    form=values)
@@ -217,7 +220,8 @@ class SlaController(Controller):
         return Redirect(f"/ans/centros/{centre_id}/calendario", status_code=303)
 
     @post("/centros/{centre_id:uuid}/cierres/{closure_id:uuid}/eliminar", guards=[requires_role(*COORDINATION)])
-    async def remove_closure(self, request: Request, centre_id: uuid.UUID, closure_id: uuid.UUID) -> Redirect:
+    async def remove_closure(self, request: Request, centre_id: FromPath[uuid.UUID],
+                             closure_id: FromPath[uuid.UUID]) -> Redirect:
         await services.remove_closure(get_database(), get_actor(request), ip=client_ip(request),
                                       centre_id=centre_id, closure_id=closure_id)
         flash(request, "Cierre eliminado.", category="exito")
@@ -242,13 +246,13 @@ class SlaController(Controller):
         return Redirect("/ans/dias-no-laborables", status_code=303)
 
     @get("/centros/{centre_id:uuid}/limites", guards=[requires_role(*COORDINATION)])
-    async def limits(self, request: Request, centre_id: uuid.UUID) -> Page:
+    async def limits(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
         view = await services.limits_view(get_database(), get_actor(request), ip=client_ip(request),
                                           centre_id=centre_id)
         return page("limits.html", view=view, today=date.today().isoformat())
 
     @post("/centros/{centre_id:uuid}/limites", guards=[requires_role(*COORDINATION)])
-    async def set_limit(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def set_limit(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         await services.set_service_limit(get_database(), get_actor(request), ip=client_ip(request),
                                          centre_id=centre_id, form=values)
@@ -256,7 +260,7 @@ class SlaController(Controller):
         return Redirect(f"/ans/centros/{centre_id}/limites", status_code=303)
 
     @post("/centros/{centre_id:uuid}/modulos", guards=[requires_role(*COORDINATION)])
-    async def assign(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def assign(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         await services.assign_module(get_database(), get_actor(request), ip=client_ip(request),
                                      centre_id=centre_id, form=values)
@@ -266,7 +270,7 @@ class SlaController(Controller):
     # ------------------------------------------------------------------------------------- uploads ---
 
     @get("/centros/{centre_id:uuid}/cargas", guards=[requires_role(*COORDINATION)])
-    async def uploads(self, request: Request, centre_id: uuid.UUID) -> Page:
+    async def uploads(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
         actor = get_actor(request)
         batches = await services.batches(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
         view = await services.limits_view(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
@@ -275,7 +279,7 @@ class SlaController(Controller):
         return page("uploads.html", centre=view.centre, batches=batches, kinds=KINDS)
 
     @post("/centros/{centre_id:uuid}/cargas", guards=[requires_role(*COORDINATION)])
-    async def upload(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def upload(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, files = await _form(request)
         upload = await _file(files, "archivo")
         if upload is None:
@@ -289,7 +293,7 @@ class SlaController(Controller):
         return Redirect(f"/ans/cargas/{report.batch_id}", status_code=303)
 
     @get("/cargas/{batch_id:uuid}", guards=[requires_role(*COORDINATION)])
-    async def batch(self, request: Request, batch_id: uuid.UUID) -> Page:
+    async def batch(self, request: Request, batch_id: FromPath[uuid.UUID]) -> Page:
         found = await services.batch(get_database(), get_actor(request), ip=client_ip(request), batch_id=batch_id)
         return page("batch.html", batch=found)
 
@@ -309,7 +313,7 @@ class SlaController(Controller):
                     mes=date.today().strftime("%Y-%m"))
 
     @post("/centros/{centre_id:uuid}/incumplimientos", guards=[requires_role(*COORDINATION)])
-    async def record_breach(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def record_breach(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         item_id = await services.record_incumplimiento(get_database(), get_actor(request), ip=client_ip(request),
                                                        centre_id=centre_id, form=values)
@@ -317,7 +321,7 @@ class SlaController(Controller):
         return Redirect(f"/ans/incumplimientos/{item_id}", status_code=303)
 
     @get("/incumplimientos/{item_id:uuid}", guards=[requires_role(*WATCHERS)])
-    async def breach(self, request: Request, item_id: uuid.UUID) -> Page:
+    async def breach(self, request: Request, item_id: FromPath[uuid.UUID]) -> Page:
         actor = get_actor(request)
         item, steps, centre, entity = await services.incumplimiento(get_database(), actor, ip=client_ip(request),
                                                                     item_id=item_id)
@@ -325,7 +329,7 @@ class SlaController(Controller):
                     moves=services.allowed_moves(item.state, actor.role))
 
     @post("/incumplimientos/{item_id:uuid}/pasos", guards=[requires_role(ROLE_GESTOR, ROLE_COORDINADOR)])
-    async def breach_step(self, request: Request, item_id: uuid.UUID) -> Redirect:
+    async def breach_step(self, request: Request, item_id: FromPath[uuid.UUID]) -> Redirect:
         values, files = await _form(request)
         await services.move_incumplimiento(get_database(), get_actor(request), ip=client_ip(request),
                                            item_id=item_id, to_state=str(values.get("estado") or ""),
@@ -335,7 +339,7 @@ class SlaController(Controller):
         return Redirect(f"/ans/incumplimientos/{item_id}", status_code=303)
 
     @get("/adjuntos/{step_id:uuid}", guards=[requires_role(*WATCHERS)])
-    async def attachment(self, request: Request, step_id: uuid.UUID) -> Response:
+    async def attachment(self, request: Request, step_id: FromPath[uuid.UUID]) -> Response:
         name, media_type, content = await services.step_attachment(get_database(), get_actor(request),
                                                                    ip=client_ip(request), step_id=step_id)
         return Response(content, media_type=media_type,
@@ -349,7 +353,7 @@ class SlaController(Controller):
         return page("interruptions.html", rows=rows)
 
     @post("/interrupciones/{interruption_id:uuid}/reclamo", guards=[requires_role(ROLE_GESTOR)])
-    async def claim(self, request: Request, interruption_id: uuid.UUID) -> Redirect:
+    async def claim(self, request: Request, interruption_id: FromPath[uuid.UUID]) -> Redirect:
         values, files = await _form(request)
         await services.claim_interruption(get_database(), get_actor(request), ip=client_ip(request),
                                           interruption_id=interruption_id, text_value=str(values.get("texto") or ""),
@@ -358,7 +362,7 @@ class SlaController(Controller):
         return Redirect("/ans/interrupciones", status_code=303)
 
     @post("/interrupciones/{interruption_id:uuid}/resolver", guards=[requires_role(*COORDINATION)])
-    async def resolve(self, request: Request, interruption_id: uuid.UUID) -> Redirect:
+    async def resolve(self, request: Request, interruption_id: FromPath[uuid.UUID]) -> Redirect:
         values, _ = await _form(request)
         decision = values.get("decision")
         if decision not in ("aceptar", "rechazar"):
@@ -369,7 +373,7 @@ class SlaController(Controller):
         return Redirect("/ans/interrupciones", status_code=303)
 
     @get("/interrupciones/{interruption_id:uuid}/evidencia", guards=[requires_role(*WATCHERS)])
-    async def evidence(self, request: Request, interruption_id: uuid.UUID) -> Response:
+    async def evidence(self, request: Request, interruption_id: FromPath[uuid.UUID]) -> Response:
         name, content = await services.claim_evidence(get_database(), get_actor(request), ip=client_ip(request),
                                                       interruption_id=interruption_id)
         return Response(content, media_type="application/octet-stream",
@@ -391,7 +395,7 @@ class SlaController(Controller):
                     previous=previous)
 
     @post("/centros/{centre_id:uuid}/informes", guards=[requires_role(*COORDINATION)])
-    async def generate_report(self, request: Request, centre_id: uuid.UUID) -> Redirect:
+    async def generate_report(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         actor = get_actor(request)
         values, _ = await _form(request)
         period = services.parse_month(str(values.get("mes") or ""))
@@ -402,7 +406,7 @@ class SlaController(Controller):
         return Redirect("/ans/informes", status_code=303)
 
     @get("/informes/{report_id:uuid}/{fmt:str}", guards=[requires_role(*WATCHERS)])
-    async def report_download(self, request: Request, report_id: uuid.UUID, fmt: str) -> Response:
+    async def report_download(self, request: Request, report_id: FromPath[uuid.UUID], fmt: FromPath[str]) -> Response:
         actor = get_actor(request)
         row = await reports.report_file(get_database(), actor.context(client_ip(request)), report_id)
         if row is None or fmt not in ("pdf", "csv") or (actor.role == ROLE_GESTOR and row.entity_id != actor.entity_id):
