@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
@@ -61,7 +62,7 @@ class OidcController(Controller):
     include_in_schema = False
 
     @get("/", name="oidc_login")
-    async def start(self, request: Request, siguiente: str | None = None) -> Response:
+    async def start(self, request: Request, siguiente: FromQuery[str | None] = None) -> Response:
         """Redirect to the provider with a fresh state, nonce and PKCE challenge."""
         if not oidc.is_configured(get_settings()):
             return error_page(request, 404,
@@ -80,7 +81,7 @@ class OidcController(Controller):
         return Redirect(attempt.url)
 
     @get("/reautenticar", name="oidc_reauthenticate")
-    async def start_reauthentication(self, request: Request, siguiente: str | None = None) -> Response:
+    async def start_reauthentication(self, request: Request, siguiente: FromQuery[str | None] = None) -> Response:
         """Step-up: a person signed in with the provider proves again, now, who they are (before signing).
 
         Same PKCE/state/nonce handling as the sign-in; the stored attempt says it is a re-authentication, for

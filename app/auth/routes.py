@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
@@ -59,7 +60,7 @@ class AuthController(Controller):
     include_in_schema = False
 
     @get("/ingresar", name="login")
-    async def login_form(self, request: Request, siguiente: str | None = None) -> Page | Redirect:
+    async def login_form(self, request: Request, siguiente: FromQuery[str | None] = None) -> Page | Redirect:
         if get_actor(request):
             return Redirect("/")
         return Page("auth/login.html", context={"siguiente": safe_next(siguiente), "correo": "", "error": None,
@@ -121,11 +122,11 @@ class AuthController(Controller):
         return Page("auth/reset_request.html", context={"sent": True})
 
     @get("/restablecer/{token:str}")
-    async def reset_form(self, token: str) -> Page:
+    async def reset_form(self, token: FromPath[str]) -> Page:
         return Page("auth/reset_form.html", context={"token": token, "error": None})
 
     @post("/restablecer/{token:str}")
-    async def reset(self, request: Request, token: str, data: Form) -> Page | Redirect:
+    async def reset(self, request: Request, token: FromPath[str], data: Form) -> Page | Redirect:
         try:
             await reset_password(token, str(data.get("contrasena", "")), str(data.get("confirmacion", "")),
                                  ip=client_ip(request))

@@ -18,6 +18,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
 from sqlalchemy import select
 
 from app.auth.actor import client_ip, get_actor
@@ -120,7 +121,7 @@ class MachineApiController(Controller):
         }
 
     @get("/centros/{centre_id:uuid}", guards=[requires_scope("centros:leer")], summary="Datos de su centro")
-    async def centre(self, request: Request, centre_id: uuid.UUID) -> dict:
+    async def centre(self, request: Request, centre_id: FromPath[uuid.UUID]) -> dict:
         """The centre the client belongs to. Any other centre answers 404, as if it did not exist: a client
         learns nothing about centres that are not its own."""
         actor = get_actor(request)

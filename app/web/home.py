@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, MediaType, Request, get
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response
 from app.web.page import Page
 from sqlalchemy import func, select, text
@@ -64,7 +65,7 @@ class HomeController(Controller):
         return Page("home/centres.html", context={"rows": rows})
 
     @get("/auditoria", guards=[requires_login])
-    async def audit_trail(self, request: Request, pagina: int = 1) -> Page:
+    async def audit_trail(self, request: Request, pagina: FromQuery[int] = 1) -> Page:
         """What the actor may see of the audit log (RLS decides: own entity; everything for SGP and admin)."""
         actor = get_actor(request)
         page = max(1, pagina)
