@@ -13,6 +13,7 @@ import io
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -224,15 +225,24 @@ class _TsaHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def tsa_url(tsa):  # noqa: ANN001, ANN201
-    handler = type("Handler", (_TsaHandler,), {"stamper": tsa})
+@contextmanager
+def http_tsa(stamper: DummyTimeStamper):  # noqa: ANN201
+    """``stamper`` answering RFC 3161 requests over HTTP on a local port; yields its URL (for TSA_URL)."""
+    handler = type("Handler", (_TsaHandler,), {"stamper": stamper})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tsa_url(tsa):  # noqa: ANN001, ANN201
+    with http_tsa(tsa) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("level", "expected"), [(None, "PAdES B-LT"), ("B-LTA", "PAdES B-LTA"),
