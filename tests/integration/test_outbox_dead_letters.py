@@ -22,7 +22,7 @@ from app.config import Settings
 from app.db import TenantContext
 from app.worker.broker import build_broker
 from app.worker.models import OutboxMessage
-from app.worker.outbox import enqueue_in_transaction, relay_once, retries_left
+from app.worker.outbox import enqueue_in_transaction, mark_given_up, relay_once, retries_left
 from app.worker.retention import apply_retention
 from tests.worker_fixtures import (  # noqa: F401  (fixtures)
     outbox_row,
@@ -263,3 +263,19 @@ async def test_retention_keeps_failed_messages_however_old(db):
     old_failed = await _failed_row(db, days_ago=90)
     await apply_retention(db, days=30)
     assert await outbox_row(db, old_failed) is not None
+
+
+async def test_a_duplicate_of_the_last_attempt_gives_up_only_once(db, runtime):  # noqa: F811
+    """Delivery is at least once: the last failed run may be seen twice; the row is failed and audited once."""
+    row_id = await _failed_row(db)
+    async with db.transaction(SYSTEM) as s:
+        await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(failed_at=None))
+
+    def give_up() -> bool:
+        with runtime.transaction() as session:
+            return mark_given_up(session, row_id, 10, "TimeoutError: sin respuesta")
+
+    assert await asyncio.to_thread(give_up) is True
+    assert await asyncio.to_thread(give_up) is False
+    assert len(await audit_entries(db, "outbox_fallido", row_id)) == 1
+    assert await failed(db, row_id)
