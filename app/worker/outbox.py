@@ -392,7 +392,8 @@ async def list_failed(db: Database) -> list[OutboxMessage]:
         )).all())
 
 
-async def retry_failed(db: Database, ids: list[uuid.UUID] | None = None, *, actor_label: str = "operador") -> list[uuid.UUID]:
+async def retry_failed(db: Database, ids: list[uuid.UUID] | None = None, *,
+                       actor_label: str = "operador") -> list[uuid.UUID]:
     """Put failed messages back to pending with their attempts reset (``ids``, or every failed one when None),
     due now; one audit entry per message. Returns the ids put back (an id that is not failed is ignored)."""
     async with db.transaction(TenantContext.system()) as session:
