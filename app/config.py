@@ -61,13 +61,13 @@ class Settings(BaseSettings):
     # web sessions go as soon as they expire.
     retention_days: int = Field(default=30, ge=1)
 
-    # Outbox messages (background jobs, e-mails) get this many delivery attempts (app.worker.outbox): an enqueue
-    # the broker refused counts one, and so does each run of the job that raised. After the last one the message
-    # is failed: logged as an error, audited, listed by `mac outbox fallidos`, never retried by itself again
-    # (`mac outbox reintentar`). With the default 10, the back-offs between attempts give up after about:
-    # - a broker refusing the message: 2 s, 4 s, ... capped at 5 min (outbox.backoff) -> ~14 min;
-    # - a job that keeps failing: dramatiq's back-off, 15 s doubling (x1-2 jitter) -> ~2 to 4 h; e-mails
-    #   (send_email: 5 s doubling, at most 1 h) -> ~45 to 85 min.
+    # Outbox messages (background jobs, e-mails) get this many delivery attempts (app.worker.outbox): each run of
+    # the job that raised counts one. An enqueue the broker refused does not (a broker outage is not the
+    # message's fault: the row backs off 2 s, 4 s, ... up to 5 min and waits for the broker). After the last
+    # attempt the message is failed: logged as an error, audited, listed by `mac outbox fallidos`, never retried
+    # by itself again (`mac outbox reintentar`). With the default 10, dramatiq's back-off gives up after about
+    # 2 to 4 h for a job that keeps failing (15 s doubling, x1-2 jitter) and 45 to 85 min for an e-mail that
+    # never leaves (send_email: 5 s doubling, at most 1 h).
     outbox_max_attempts: int = Field(default=10, ge=1)
 
     # Platform sealing certificate (PAdES): a PKCS#12 file, or a PEM key + certificate (+ chain).

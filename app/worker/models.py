@@ -18,7 +18,9 @@ class OutboxMessage(TimestampMixin, Base):
     States: pending (``sent_at`` and ``failed_at`` empty: the relay will enqueue it once ``available_at`` is
     due), sent (``sent_at``: on the broker, its job running or done) and failed (``failed_at``: every attempt
     allowed by ``OUTBOX_MAX_ATTEMPTS`` failed; ``last_error`` says why; only ``mac outbox reintentar`` brings it
-    back). ``attempts`` counts the enqueues the broker refused and the runs of the job.
+    back). ``attempts`` counts the runs of the job (and relay attempts at a message that cannot even be
+    built); ``refusals`` counts the enqueues in a row that the broker refused, which never exhaust the attempts:
+    a broker that is down is not the message's fault, so the row just waits (back-off up to 5 minutes).
     """
 
     __tablename__ = "outbox"
@@ -34,6 +36,7 @@ class OutboxMessage(TimestampMixin, Base):
     actor_name: Mapped[str] = mapped_column(String(120))
     message: Mapped[dict] = mapped_column(JSONB)  # dramatiq's Message.asdict()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    refusals: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

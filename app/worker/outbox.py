@@ -7,7 +7,7 @@ caller's session. It becomes visible only when that transaction commits, and dis
 
 The relay (:func:`relay_once`, looped by :func:`run_relay` in the worker process) claims committed rows with
 ``FOR UPDATE SKIP LOCKED`` (several relays never take the same row), enqueues each on the broker and marks it
-sent in the same transaction. If the broker refuses a message the row records the attempt and the error and
+sent in the same transaction. If the broker refuses a message the row records the refusal and the error and
 waits (``available_at``, exponential back-off) instead of being lost.
 
 Delivery is AT LEAST ONCE: a relay that dies after the broker accepted a message but before its transaction
@@ -16,8 +16,10 @@ idempotent, typically by checking the state it is about to change in the databas
 :func:`app.worker.mail.deliver_email`). The message id is the outbox row id, so a duplicate is recognisable.
 
 Giving up: every message gets at most ``OUTBOX_MAX_ATTEMPTS`` attempts (``settings.outbox_max_attempts``). An
-enqueue the broker refuses is one (the relay backs off and tries again); each run of the job that raises is
-another (dramatiq's ``Retries`` runs it again with its back-off; the relay gives the message only the retries
+enqueue the broker refuses is *not* one: the broker being down or unreachable is not the message's fault, so
+the row counts the refusal (``refusals``), backs off (2 s, 4 s, ... up to 5 min) and is sent when the broker
+is back, with all its attempts. A message the relay cannot even build (a corrupt payload) uses one attempt per
+pass; each run of the job that raises is another (dramatiq's ``Retries`` runs it again with its back-off; the relay gives the message only the retries
 left, and :class:`OutboxAttempts`, a middleware on the worker's broker, writes each failed run on the row). After
 the last attempt the row is *failed* (``failed_at``, ``last_error``): the relay never claims it again, the
 give-up is logged as an error and audited once, and only an operator brings it back
@@ -59,7 +61,8 @@ events = structlog.get_logger("mac.outbox")
 
 RELAY_CHANNEL = "mac_outbox"
 DEFAULT_MAX_ATTEMPTS = 10  # the default of settings.outbox_max_attempts (see app.config for the give-up times)
-# Carried in the message's options: which attempt its first run is (earlier ones were refused by the broker).
+# Carried in the message's options: which attempt its first run is (1, unless earlier relay passes could not
+# build the message).
 FIRST_RUN_OPTION = "outbox_attempt"
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
@@ -178,7 +181,7 @@ def _claim_statement(limit: int):  # noqa: ANN202
     # Pending rows only, exactly the predicate of the partial index ix_outbox_pending: sent and failed rows are
     # never scanned.
     return (
-        select(OutboxMessage.id, OutboxMessage.message, OutboxMessage.attempts)
+        select(OutboxMessage.id, OutboxMessage.message, OutboxMessage.attempts, OutboxMessage.refusals)
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
                OutboxMessage.available_at <= func.now())
         .order_by(OutboxMessage.created_at)
@@ -191,12 +194,21 @@ async def _mark_sent(session: AsyncSession, row_id: uuid.UUID) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .values(sent_at=func.now(), attempts=OutboxMessage.attempts + 1, last_error=None)
+        .values(sent_at=func.now(), attempts=OutboxMessage.attempts + 1, refusals=0, last_error=None)
+    )
+
+
+async def _mark_refused(session: AsyncSession, row_id: uuid.UUID, refusals: int, exc: BaseException) -> None:
+    """The broker refused the enqueue: the row waits, its attempts untouched."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(refusals=refusals, last_error=describe_error(exc), available_at=func.now() + backoff(refusals))
     )
 
 
 async def _mark_failed(session: AsyncSession, row_id: uuid.UUID, attempts: int, exc: BaseException) -> None:
-    """Record the failed attempt and make the row wait before the next one."""
+    """Record the failed attempt (the message could not be built) and make the row wait before the next one."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
@@ -205,7 +217,7 @@ async def _mark_failed(session: AsyncSession, row_id: uuid.UUID, attempts: int, 
 
 
 async def _give_up(session: AsyncSession, row_id: uuid.UUID, attempts: int, exc: BaseException) -> None:
-    """The broker refused the message's last attempt: the row is failed (see :func:`mark_given_up`)."""
+    """The message could not be built at its last attempt: the row is failed (see :func:`mark_given_up`)."""
     error = describe_error(exc)
     given_up = (await session.execute(_give_up_statement(row_id, attempts, error))).first()
     if given_up is not None:
@@ -218,25 +230,31 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 100, *,
     """Move up to ``limit`` committed, due outbox rows to ``broker``, oldest first; returns how many were sent.
 
     One system transaction: rows are locked while being sent, so concurrent relays share the work. The
-    first broker error ends the batch (the broker is probably down): that row records the attempt and backs
-    off, or is failed if it was its last of ``max_attempts``; the rest stay untouched for the next round.
+    first broker error ends the batch (the broker is probably down): that row counts the refusal and backs
+    off; the rest stay untouched for the next round. A row whose message cannot be built uses an attempt (and
+    is failed at its last of ``max_attempts``) without holding up the others.
     Database errors propagate, and the whole batch will be sent again (at least once).
     """
     sent = 0
     async with db.transaction(TenantContext.system()) as session:
         rows = (await session.execute(_claim_statement(limit))).all()
-        for row_id, payload, attempts in rows:
+        for row_id, payload, attempts, refusals in rows:
             attempt = attempts + 1
             try:
                 message = route(broker, message_from_json(payload))
                 message = with_retry_budget(broker, message, attempt=attempt, max_attempts=max_attempts)
-                await asyncio.to_thread(broker.enqueue, message)
-            except Exception as exc:  # any broker failure: keep the row, try later (or give up)
-                log.warning("No se pudo encolar el mensaje %s: %s", row_id, describe_error(exc))
+            except Exception as exc:  # the row itself is broken: one attempt used; the others go on
+                log.error("El mensaje %s no se puede construir: %s", row_id, describe_error(exc))
                 if attempt >= max_attempts:
                     await _give_up(session, row_id, attempt, exc)
                 else:
                     await _mark_failed(session, row_id, attempt, exc)
+                continue
+            try:
+                await asyncio.to_thread(broker.enqueue, message)
+            except Exception as exc:  # the broker is down or refused: wait and try again, never give up for it
+                log.warning("No se pudo encolar el mensaje %s: %s", row_id, describe_error(exc))
+                await _mark_refused(session, row_id, refusals + 1, exc)
                 break
             await _mark_sent(session, row_id)
             sent += 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import time
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ from app.worker.broker import build_broker
 from app.worker.models import OutboxMessage
 from app.worker.outbox import enqueue_in_transaction, mark_given_up, relay_once, retries_left
 from app.worker.retention import apply_retention
+from tests.net import free_port
 from tests.worker_fixtures import (  # noqa: F401  (fixtures)
     outbox_row,
     postgres_broker,
@@ -105,18 +105,12 @@ async def failed(db, row_id: uuid.UUID) -> bool:  # noqa: ANN001
     return (await outbox_row(db, row_id)).failed_at is not None
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- The attempts a job gets (pure) -----------------------------------------------------------------------------
 
 
 def test_the_relay_gives_the_job_only_the_attempts_left():
     assert retries_left(10, 1) == 9  # first run now: nine more
-    assert retries_left(10, 4) == 6  # the broker refused three enqueues before
+    assert retries_left(10, 4) == 6  # three relay passes could not build the message before
     assert retries_left(10, 10) == 0
     assert retries_left(3, 1, actor_max_retries=0) == 0  # a job that declares fewer keeps its own limit
     assert retries_left(3, 1, actor_max_retries=7) == 2
@@ -167,27 +161,52 @@ async def test_a_job_that_succeeds_on_its_last_attempt_is_never_failed(db, postg
 # --- A broker that keeps refusing the message ----------------------------------------------------------------------
 
 
-async def test_a_message_the_broker_keeps_refusing_is_failed_after_the_maximum_and_no_longer_claimed(
+async def test_a_broker_outage_leaves_the_message_pending_and_it_keeps_all_its_attempts(
     db, worker_settings: Settings, postgres_broker
 ):
-    dead_url = f"amqp://guest:guest@127.0.0.1:{_closed_port()}/%2F?connection_attempts=1&socket_timeout=1"
+    """A broker that is down is not the message's fault: refusals back off but never fail the message."""
+    dead_url = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F?connection_attempts=1&socket_timeout=1"
     dead_broker = build_broker(worker_settings.model_copy(update={"broker_url": dead_url}))
     row_id = await queue(db, "recalcular_indicadores")
+    waits = []
     try:
-        for attempt in (1, 2, 3):
+        for refusal in range(1, 6):  # more refusals than the 3 attempts allowed
             async with db.transaction(SYSTEM) as s:  # the back-off has passed
                 await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(available_at=func.now()))
+            before = datetime.now(UTC)
             assert await relay_once(db, dead_broker, max_attempts=3) == 0
             row = await outbox_row(db, row_id)
-            assert row.attempts == attempt and row.sent_at is None
-            assert (row.failed_at is not None) == (attempt == 3)
+            assert (row.refusals, row.attempts, row.sent_at, row.failed_at) == (refusal, 0, None, None)
+            waits.append(row.available_at - before)
     finally:
         dead_broker.close()
+    assert row.last_error and waits == sorted(waits) and waits[-1] > waits[0]  # it backs off more each time
+    assert await audit_entries(db, "outbox_fallido", row_id) == []
 
-    assert row.last_error and row.available_at <= row.failed_at + timedelta(seconds=1)
-    assert await relay_once(db, postgres_broker, max_attempts=3) == 0  # a broker answers now: still not taken
-    assert (await outbox_row(db, row_id)).sent_at is None
-    assert len(await audit_entries(db, "outbox_fallido", row_id)) == 1
+    async with db.transaction(SYSTEM) as s:
+        await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(available_at=func.now()))
+    assert await relay_once(db, postgres_broker, max_attempts=3) == 1  # the broker is back: sent at once
+    row = await outbox_row(db, row_id)
+    assert (row.refusals, row.attempts, row.failed_at, row.last_error) == (0, 1, None, None)
+    assert row.sent_at is not None
+
+
+async def test_a_message_that_cannot_be_built_is_failed_at_its_last_attempt_without_holding_up_the_others(
+    db, postgres_broker
+):
+    broken = await queue(db, "recalcular_indicadores")
+    async with db.transaction(SYSTEM) as s:  # a corrupt payload: dramatiq cannot decode it
+        await s.execute(update(OutboxMessage).where(OutboxMessage.id == broken)
+                        .values(message={"corrupto": True}, created_at=func.now() - timedelta(minutes=1)))
+    healthy = await queue(db, "recalcular_indicadores")
+    for attempt in (1, 2):
+        async with db.transaction(SYSTEM) as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == broken).values(available_at=func.now()))
+        assert await relay_once(db, postgres_broker, max_attempts=2) == (1 if attempt == 1 else 0)
+        row = await outbox_row(db, broken)
+        assert row.attempts == attempt and (row.failed_at is not None) == (attempt == 2)
+    assert (await outbox_row(db, healthy)).sent_at is not None  # went out on the first pass, behind the broken one
+    assert len(await audit_entries(db, "outbox_fallido", broken)) == 1
 
 
 # --- The operator: mac outbox fallidos / reintentar ------------------------------------------------------------------
