@@ -92,7 +92,7 @@ class TestPKI:
 
 
 @lru_cache
-def test_pki() -> TestPKI:
+def pki_for_tests() -> TestPKI:
     return TestPKI()
 
 

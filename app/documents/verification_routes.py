@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from app.auth.actor import client_ip
@@ -92,13 +92,13 @@ class VerificationController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def form(self, codigo: str | None = None) -> Page | Redirect:
+    async def form(self, codigo: FromQuery[str | None] = None) -> Page | Redirect:
         if codigo:
             return Redirect(f"/verificar/{verification.normalise_code(codigo)[:24]}")
         return Page("verification/form.html", context={"error": None})
 
     @get("/{code:str}")
-    async def by_code(self, request: Request, code: str) -> Page:
+    async def by_code(self, request: Request, code: FromPath[str]) -> Page:
         async with get_database().transaction(TenantContext.anonymous(client_ip(request))) as s:
             document = await verification.public_document(s, code[:40])
         url = verification.verification_url(get_settings().base_url, document.code) if document else None

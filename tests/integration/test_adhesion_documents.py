@@ -16,14 +16,14 @@ from app.config import get_settings
 from app.db import TenantContext, get_database
 from app.documents import signing, verification
 from app.worker.models import OutgoingEmail
-from tests.adhesion_pki import sign_externally, test_pki
+from tests.adhesion_pki import sign_externally, pki_for_tests
 from tests.adhesion_world import walk_to, world  # noqa: F401
 
 
 @pytest.fixture
 def trusted_test_root(tmp_path, monkeypatch):
     path = tmp_path / "raiz-iofe-pruebas.pem"
-    path.write_bytes(test_pki().root_pem)
+    path.write_bytes(pki_for_tests().root_pem)
     monkeypatch.setattr(get_settings(), "signature_trust_roots", str(path))
     return path
 
@@ -31,7 +31,7 @@ def trusted_test_root(tmp_path, monkeypatch):
 async def test_the_entity_signs_with_its_own_certificate_and_the_platform_accepts_it(world, trusted_test_root):
     adhesion_id = await services.create_adhesion(world.gestor, world.draft())
     _, issued = await services.issue_for_external_signature(world.gestor, adhesion_id)
-    signed = await sign_externally(issued, test_pki().entity(world.participant.entity.ruc), field_name="FirmaEntidad")
+    signed = await sign_externally(issued, pki_for_tests().entity(world.participant.entity.ruc), field_name="FirmaEntidad")
     assert await services.upload_signed_pdf(world.gestor, adhesion_id, signed) == "presentada"
     view = await services.get_adhesion(world.gestor, adhesion_id)
     assert [r.kind for r in view.revisions] == ["original", "firma_digital"]
@@ -43,7 +43,7 @@ async def test_the_entity_signs_with_its_own_certificate_and_the_platform_accept
 async def test_a_certificate_of_another_ruc_is_refused_and_nothing_changes(world, trusted_test_root):
     adhesion_id = await services.create_adhesion(world.gestor, world.draft())
     _, issued = await services.issue_for_external_signature(world.gestor, adhesion_id)
-    signed = await sign_externally(issued, test_pki().entity("20131312955"), field_name="FirmaEntidad")
+    signed = await sign_externally(issued, pki_for_tests().entity("20131312955"), field_name="FirmaEntidad")
     with pytest.raises(signing.SignatureRejected,
                        match=f"La firma no corresponde al RUC {world.participant.entity.ruc} de la entidad"):
         await services.upload_signed_pdf(world.gestor, adhesion_id, signed)
@@ -59,11 +59,11 @@ async def test_the_countersignature_must_extend_the_document_the_entity_signed(w
         from app.documents.models import DocumentRevision
         original = (await s.execute(select(DocumentRevision.content).where(
             DocumentRevision.document_id == view.documents[-1].id, DocumentRevision.number == 0))).scalar_one()
-    wrong = await sign_externally(original, test_pki().entity(world.administrator.entity.ruc),
+    wrong = await sign_externally(original, pki_for_tests().entity(world.administrator.entity.ruc),
                                   field_name="FirmaAdministradora")
     with pytest.raises(signing.SignatureRejected, match="no corresponde al documento emitido"):
         await services.upload_signed_pdf(world.coordinador, adhesion_id, wrong, start_date=services.today_lima())
-    right = await sign_externally(current, test_pki().entity(world.administrator.entity.ruc),
+    right = await sign_externally(current, pki_for_tests().entity(world.administrator.entity.ruc),
                                   field_name="FirmaAdministradora")
     assert await services.upload_signed_pdf(world.coordinador, adhesion_id, right,
                                             start_date=services.today_lima()) == "vigente"

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from app.adhesion.pdf import FIELD_ADMINISTRADORA, FIELD_ENTIDAD, SIGNATURE_BOXES, render_clause
 from app.documents import signing
-from tests.adhesion_pki import sign_externally, test_pki
+from tests.adhesion_pki import sign_externally, pki_for_tests
 from tests.unit.test_adhesion_pdf import clause
 
 RUC = "20295613620"
@@ -29,7 +29,7 @@ def original() -> bytes:
 
 @pytest.fixture(scope="module")
 def roots():
-    return signing.load_certificates(test_pki().root_pem)
+    return signing.load_certificates(pki_for_tests().root_pem)
 
 
 @pytest.fixture(scope="module")
@@ -61,32 +61,32 @@ def test_issuing_the_same_document_twice_gives_the_same_bytes(original):
 
 
 async def test_a_signature_by_the_entitys_certificate_is_accepted(original, roots):
-    signed = await sign_externally(original, test_pki().entity(RUC), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity(RUC), field_name=FIELD_ENTIDAD)
     result = await validate(signed, original, roots)
     assert (result.summary.ruc, result.summary.intact, result.summary.trusted) == (RUC, True, True)
     assert result.summary.level == "PAdES B-B"
 
 
 async def test_a_certificate_of_another_ruc_is_rejected_naming_the_entitys_ruc(original, roots):
-    signed = await sign_externally(original, test_pki().entity("20131312955"), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity("20131312955"), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected, match=f"La firma no corresponde al RUC {RUC} de la entidad"):
         await validate(signed, original, roots)
 
 
 async def test_a_personal_certificate_without_fau_is_rejected(original, roots):
-    signed = await sign_externally(original, test_pki().entity(RUC, fau=False), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity(RUC, fau=False), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected, match="no indica FAU"):
         await validate(signed, original, roots)
 
 
 async def test_an_expired_certificate_is_rejected(original, roots):
-    signed = await sign_externally(original, test_pki().entity(RUC, expired=True), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity(RUC, expired=True), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected, match="venció"):
         await validate(signed, original, roots)
 
 
 async def test_a_certificate_from_an_untrusted_root_is_rejected(original, roots):
-    signed = await sign_externally(original, test_pki().entity(RUC, untrusted=True), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity(RUC, untrusted=True), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected, match="no proviene de una entidad de certificación de confianza"):
         await validate(signed, original, roots)
 
@@ -95,13 +95,13 @@ async def test_signing_another_document_is_rejected(original, roots):
     other = render_clause(clause(code="ADH-0000-0000"))
     other = signing.reserve_signature_fields(other, page=len(PdfReader(io.BytesIO(other)).pages) - 1,
                                              boxes=SIGNATURE_BOXES)
-    signed = await sign_externally(other, test_pki().entity(RUC), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(other, pki_for_tests().entity(RUC), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected, match="no corresponde al documento emitido"):
         await validate(signed, original, roots)
 
 
 async def test_bytes_tampered_after_signing_are_rejected(original, roots):
-    signed = bytearray(await sign_externally(original, test_pki().entity(RUC), field_name=FIELD_ENTIDAD))
+    signed = bytearray(await sign_externally(original, pki_for_tests().entity(RUC), field_name=FIELD_ENTIDAD))
     position = len(original) + 40  # inside the signed revision, outside the signature value
     signed[position] = ord("X") if signed[position] != ord("X") else ord("Y")
     with pytest.raises(signing.SignatureRejected):
@@ -109,7 +109,7 @@ async def test_bytes_tampered_after_signing_are_rejected(original, roots):
 
 
 async def test_a_change_inside_the_signed_bytes_breaks_the_signature(original, roots):
-    signed = await sign_externally(original, test_pki().entity(RUC), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(original, pki_for_tests().entity(RUC), field_name=FIELD_ENTIDAD)
     # The signed reason is inside the byte range: same length, different content.
     assert signed.count(b"Firma digital de prueba") == 1
     tampered = signed.replace(b"Firma digital de prueba", b"Firma digital de PRUEBA")
@@ -127,7 +127,7 @@ async def test_editing_the_pages_in_the_signing_update_is_rejected(original, roo
     writer.update_container(page)
     out = io.BytesIO()
     writer.write(out)
-    signed = await sign_externally(out.getvalue(), test_pki().entity(RUC), field_name=FIELD_ENTIDAD)
+    signed = await sign_externally(out.getvalue(), pki_for_tests().entity(RUC), field_name=FIELD_ENTIDAD)
     with pytest.raises(signing.SignatureRejected):
         await validate(signed, original, roots)
 
@@ -175,7 +175,7 @@ async def test_the_sealing_key_comes_from_configuration_as_pem_or_pkcs12(form, t
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509 import load_pem_x509_certificate
 
-    issued = test_pki().entity("20168999926", person="SELLO PLATAFORMA MAC")
+    issued = pki_for_tests().entity("20168999926", person="SELLO PLATAFORMA MAC")
     chain = tmp_path / "cadena.pem"
     chain.write_bytes(b"".join(issued.chain_pem))
     settings = SimpleNamespace(sealing_pkcs12_path=None, sealing_pkcs12_password=None, sealing_key_path=None,
@@ -196,7 +196,7 @@ async def test_the_sealing_key_comes_from_configuration_as_pem_or_pkcs12(form, t
     assert not identity.is_demo and "SELLO PLATAFORMA MAC" in identity.label
     sealed = await signing.seal(original, field_name=FIELD_ENTIDAD, identity=identity, stamp_lines=["Prueba"],
                                 reason="Prueba")
-    [summary] = [s for s in await signing.inspect(sealed.pdf, signing.load_certificates(test_pki().root_pem))
+    [summary] = [s for s in await signing.inspect(sealed.pdf, signing.load_certificates(pki_for_tests().root_pem))
                  if s.field_name == FIELD_ENTIDAD]
     assert (summary.intact, summary.valid, summary.trusted) == (True, True, True)
     assert not (tmp_path / form / "sealing").exists()  # no demo certificate when one is configured
