@@ -11,7 +11,6 @@ Call :func:`run_due_transitions` from the worker's scheduler (or ``mac adhesione
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -124,14 +123,7 @@ async def _safe(coro) -> bool:  # noqa: ANN001
 
 def _job(runtime, today: str | None = None) -> None:  # noqa: ANN001
     """dramatiq entry point: a daily message (with or without a date) runs everything that is due."""
-    async def run() -> None:
-        db = Database(runtime.settings.runtime_url(), pool_size=2)
-        try:
-            await run_due_transitions(db, date.fromisoformat(today) if today else None)
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
+    runtime.run_with_database(lambda db: run_due_transitions(db, date.fromisoformat(today) if today else None))
 
 
 # Recorded in the worker's job registry when app.adhesion.jobs is imported; hourly, so a start date or an

@@ -8,7 +8,6 @@ short-lived asyncio loop with a database pool of their own.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -18,23 +17,12 @@ from app.tenants.services import OPENING_HOURS_CHANGED
 from app.worker.broker import WorkerRuntime, job
 
 
-def _run(runtime: WorkerRuntime, work):  # noqa: ANN001, ANN202
-    async def main():  # noqa: ANN202
-        db = Database(runtime.settings.runtime_url(), pool_size=2)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
-
-
 @job("sla_monthly_reports", max_retries=3, min_backoff=5_000, time_limit=600_000)
 def sla_monthly_reports(runtime: WorkerRuntime, centre_id: str, period: str) -> int:
     """Month close: the centre's supervision report and one per participant (PDF + CSV)."""
     from app.sla.reports import generate
 
-    return len(_run(runtime, lambda db: generate(db, TenantContext.system(), uuid.UUID(centre_id),
+    return len(runtime.run_with_database(lambda db: generate(db, TenantContext.system(), uuid.UUID(centre_id),
                                                  date.fromisoformat(period))))
 
 
@@ -44,7 +32,7 @@ def sla_evaluate_alerts(runtime: WorkerRuntime) -> int:
     opening; each indicator at most once a day)."""
     from app.sla.alerts import evaluate_all
 
-    return _run(runtime, lambda db: evaluate_all(db, datetime.now(LIMA)))
+    return runtime.run_with_database(lambda db: evaluate_all(db, datetime.now(LIMA)))
 
 
 @job("sla_close_previous_month", max_retries=1, time_limit=1_800_000, every_seconds=3600)
@@ -72,7 +60,7 @@ def sla_close_previous_month(runtime: WorkerRuntime, centre_id: str | None = Non
             await generate(db, TenantContext.system(), centre, period, today=today)
         return len(centres)
 
-    return _run(runtime, work)
+    return runtime.run_with_database(work)
 
 
 @job(OPENING_HOURS_CHANGED, max_retries=5, min_backoff=5_000, time_limit=1_800_000)
@@ -105,4 +93,4 @@ def rebuild_after_opening_hours(runtime: WorkerRuntime, centre_id: str, valid_fr
                                entity_id=row.administering_entity_id)
             return done
 
-    return _run(runtime, work)
+    return runtime.run_with_database(work)

@@ -9,7 +9,6 @@ written in one transaction, and a second run of the same message finds the row a
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -21,17 +20,6 @@ from app.db import ROLE_SUPERVISOR_SGP, Database, TenantContext
 from app.tenants.models import Membership, User
 from app.tenants.onboarding_models import RegistrationRequest, SupervisorNotice
 from app.worker.broker import WorkerRuntime, job
-
-
-def _run(runtime: WorkerRuntime, work):  # noqa: ANN001, ANN202
-    async def main():  # noqa: ANN202
-        db = Database(runtime.settings.runtime_url(), pool_size=2)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
 
 
 async def active_supervisors(s: AsyncSession) -> list[tuple[str, str]]:
@@ -88,5 +76,5 @@ async def send_supervisor_notice(db: Database, registration_id: uuid.UUID, submi
 @job("onboarding_notify_supervisors", max_retries=10, min_backoff=5_000, max_backoff=3_600_000)
 def notify_supervisors(runtime: WorkerRuntime, registration_id: str, submission: int) -> int:
     """Tell the SGP supervisors that a request reached them (its ``submission``-th time); safe to repeat."""
-    return _run(runtime, lambda db: send_supervisor_notice(db, uuid.UUID(registration_id), int(submission),
+    return runtime.run_with_database(lambda db: send_supervisor_notice(db, uuid.UUID(registration_id), int(submission),
                                                           base_url=runtime.settings.base_url))

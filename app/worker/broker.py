@@ -40,14 +40,15 @@ The web process never needs a broker: request code writes messages to the outbox
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dramatiq
 from dramatiq import Message
@@ -55,7 +56,9 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import TenantContext
+from app.db import Database, TenantContext
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +166,18 @@ class WorkerRuntime:
         with Session(self.engine, info={"tenant": ctx or TenantContext.system()}, expire_on_commit=False) as s:
             with s.begin():
                 yield s
+
+    def run_with_database(self, work: Callable[[Database], Awaitable[T]], *, pool_size: int = 2) -> T:
+        """Run ``work(db)`` for an actor that calls the web's async services: a short-lived event loop with an
+        async database pool of its own (an async engine is bound to one loop), disposed when it ends."""
+        async def main() -> T:
+            db = Database(self.settings.runtime_url(), pool_size=pool_size)
+            try:
+                return await work(db)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(main())
 
     def dispose(self) -> None:
         with self._lock:

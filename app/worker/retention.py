@@ -30,7 +30,6 @@ for the next run. Every run appends one audit entry with the counts per kind.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -161,15 +160,8 @@ async def apply_retention(db: Database, *, days: int, now: datetime | None = Non
 
 def _job(runtime: WorkerRuntime, days: int | None = None) -> None:
     """dramatiq entry point: a daily message (periodic, without arguments) applies the configured retention."""
-
-    async def run() -> None:
-        db = Database(runtime.settings.runtime_url(), pool_size=1)
-        try:
-            await apply_retention(db, days=days or runtime.settings.retention_days)
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
+    runtime.run_with_database(lambda db: apply_retention(db, days=days or runtime.settings.retention_days),
+                              pool_size=1)
 
 
 # Recorded in the worker's job registry (app.worker.broker.WORKER_JOB_MODULES); claimed once a day across all
