@@ -378,18 +378,21 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
     await session.execute(text("SET LOCAL DateStyle = 'ISO, MDY'"))
     await _create_references(session, centre_id)
     where_broken = " OR ".join(f"({cond})" for _f, cond, _r in kind.rules)
+
+    async def broken_lines(quick: bool) -> Sequence[int]:
+        return (await session.scalars(text(
+            f"SELECT s.line FROM {_checked(kind, stage, quick=quick)} WHERE {where_broken}"), params)).all()
+
     # First the lines that break any rule, in one pass that yields nothing for a good row; then the reasons,
     # rule by rule, only for those lines (a file is usually clean, and a row per rule per line is costly).
     try:
         async with session.begin_nested():
-            bad = (await session.scalars(text(
-                f"SELECT s.line FROM {_checked(kind, stage, quick=True)} WHERE {where_broken}"), params)).all()
+            bad = await broken_lines(quick=True)
     except DBAPIError as error:
         if not _is_data_exception(error):
             raise
         # A value in the common shape that is no real date or time (30 February): the exact check finds it.
-        bad = (await session.scalars(text(
-            f"SELECT s.line FROM {_checked(kind, stage, quick=False)} WHERE {where_broken}"), params)).all()
+        bad = await broken_lines(quick=False)
     rows: Sequence = ()
     if bad:
         checks = ",\n".join(f"(CASE WHEN {cond} THEN ({reason})::text END, '{fld}')"
