@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
+import pytest
 
 from tests.net import free_port
 
@@ -102,3 +103,10 @@ def running_mariadb() -> Iterator[MariaDB]:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """The test session's MariaDB (started on first use)."""
+    with running_mariadb() as server:
+        yield server

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pytest
 from sqlalchemy import select
 
 from app.auth.actor import Actor
@@ -20,18 +19,12 @@ from app.sla.rollups import load_calendar
 from app.sla.sources import registry
 from app.sla.sources.models import DataSource, SyncRun
 from app.sla.sources.sync import source_tag, sync_source
-from tests.mariadb import MariaDB, running_mariadb
+from tests.mariadb import MariaDB
 from tests.sla_helpers import build_world
 
 LIMA = ZoneInfo("America/Lima")
 CITIZEN_NAME, CITIZEN_DNI = "María Quispe Huamán", "45678912"
 UTC = ZoneInfo("UTC")
-
-
-@pytest.fixture(scope="session")
-def mariadb():
-    with running_mariadb() as server:
-        yield server
 
 
 def coordinator_actor(world) -> Actor:  # noqa: ANN001

@@ -77,14 +77,9 @@ def add_version(entries: list[MapEntry], new: MapEntry, macro_of: dict[int, int 
             raise MappingRefused(f"El servicio {label(new.novo_service_id)} ya está mapeado así.", "servicio")
         if last.valid_to is None or last.valid_to >= new.valid_from:
             closed = replace(last, valid_to=new.valid_from - timedelta(days=1))
-    others = [e for e in entries if e.novo_service_id != new.novo_service_id]
+    others = [e for e in entries if e.novo_service_id != new.novo_service_id
+              and e.overlaps(new.valid_from, new.valid_to)]
     for other in others:
-        if not other.overlaps(new.valid_from, new.valid_to):
-            continue
-        if (other.entity_id, other.service_code) == (new.entity_id, new.service_code):
-            raise MappingRefused(
-                f"El servicio {new.service_code} de la entidad {new.ruc} ya está mapeado desde el servicio "
-                f"{label(other.novo_service_id)} de Novo (desde {other.valid_from:%d/%m/%Y}).", "servicio")
         # Through a macro service: a child standing for one entity and its macro (with children) for another.
         child_of_other = macro_of.get(new.novo_service_id) == other.novo_service_id and other.includes_children
         other_child = macro_of.get(other.novo_service_id) == new.novo_service_id and new.includes_children
@@ -93,4 +88,9 @@ def add_version(entries: list[MapEntry], new: MapEntry, macro_of: dict[int, int 
                 f"El servicio {label(new.novo_service_id)} quedaría mapeado a dos entidades: "
                 f"{'su servicio agrupador' if child_of_other else 'su subservicio'} "
                 f"{label(other.novo_service_id)} ya es de la entidad {other.ruc}.", "servicio_novo")
+    for other in others:
+        if (other.entity_id, other.service_code) == (new.entity_id, new.service_code):
+            raise MappingRefused(
+                f"El servicio {new.service_code} de la entidad {new.ruc} ya está mapeado desde el servicio "
+                f"{label(other.novo_service_id)} de Novo (desde {other.valid_from:%d/%m/%Y}).", "servicio")
     return closed, replace(new, version=(same[-1].version + 1) if same else 1)
