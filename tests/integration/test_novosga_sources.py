@@ -308,3 +308,60 @@ def test_a_dsn_is_read_with_its_parts_decoded():
         "10.0.0.5", 3307, "novosga", "lector", "cl@ve")
     with pytest.raises(ValueError):
         connector.parse_dsn("postgres://x@y/z", version=1)
+
+
+async def test_a_row_caught_in_both_tables_by_the_daily_reset_is_read_once(db, tenants, mariadb):
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(1)
+    novo_catalogue_v1(mariadb, database)
+    day = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    row = {"id": 7, "servico": 1, "status": 8, "numero": 1, "cheg": day + timedelta(hours=9),
+           "cha": day + timedelta(hours=9, minutes=5), "ini": day + timedelta(hours=9, minutes=6),
+           "fim": day + timedelta(hours=9, minutes=9)}
+    insert_v1(mariadb, database, "historico_atendimentos", [row])
+    insert_v1(mariadb, database, "atendimentos", [row])
+    source_id = await register(db, world, mariadb, database)
+    outcome = await sync_source(db, source_id)
+    assert (outcome.counts.leidos, outcome.counts.importados) == (1, 1)
+    assert any("a la vez en atendimentos e historico_atendimentos" in w for w in outcome.counts.warnings)
+
+
+async def test_a_sync_in_a_suspect_zone_says_so_in_its_warnings(db, tenants, mariadb):
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(1)
+    novo_catalogue_v1(mariadb, database)
+    day = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    insert_v1(mariadb, database, "historico_atendimentos", [
+        {"id": 1, "servico": 1, "status": 1, "numero": 1, "cheg": day + timedelta(hours=10)}])
+    source_id = await register(db, world, mariadb, database, zone="Asia/Tokyo")
+    outcome = await sync_source(db, source_id)
+    assert any("Asia/Tokyo" in w and "fuera del horario" in w for w in outcome.counts.warnings)
+    async with db.transaction(TenantContext.system()) as s:
+        run = await s.get(SyncRun, outcome.run_id)
+    assert run.warnings == outcome.counts.warnings
+
+
+async def test_a_failure_while_storing_rolls_the_sync_back_and_records_a_failed_run(db, tenants, mariadb,
+                                                                                   monkeypatch):
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(1)
+    novo_catalogue_v1(mariadb, database)
+    day = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    insert_v1(mariadb, database, "historico_atendimentos", [
+        {"id": 1, "servico": 1, "status": 5, "numero": 1, "cheg": day + timedelta(hours=10),
+         "cha": day + timedelta(hours=10, minutes=9)}])
+    source_id = await register(db, world, mariadb, database)
+    from app.sla import ingest
+
+    async def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("disco lleno")
+
+    monkeypatch.setattr(ingest, "ingest_records", broken)
+    with pytest.raises(RuntimeError):
+        await sync_source(db, source_id)
+    async with db.transaction(TenantContext.system()) as s:
+        runs = (await s.scalars(select(SyncRun).where(SyncRun.source_id == source_id))).all()
+        source = await s.get(DataSource, source_id)
+        stored = await s.scalar(select(TicketSegment.ticket_id).where(TicketSegment.centre_id == world.centre_id))
+    assert [r.status for r in runs] == ["error"] and "RuntimeError" in runs[0].error
+    assert source.watermark is None and source.last_success_at is None and stored is None

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, TenantContext
+from app.errors import DomainError, NotFound
 from app.localtime import now_utc, today_lima
 from app.sla import ingest
 from app.sla.calendar import LIMA
@@ -139,9 +140,30 @@ async def _read(source: DataSource, start: datetime) -> connector.Snapshot:
 async def sync_source(db: Database, source_id: uuid.UUID, *, ctx: TenantContext | None = None,
                       trigger: str = "trabajador", since: date | None = None) -> SyncOutcome:
     """Sync one source now. A source that cannot be read gives a run with status error (and the source's
-    ``last_error``); nothing else changes. ``since`` re-reads from that local day regardless of the watermark."""
+    ``last_error``); nothing else changes. ``since`` re-reads from that local day regardless of the watermark.
+
+    Should storing fail (the platform's database), the whole sync is rolled back, a failed run is recorded in a
+    transaction of its own and the error is raised again (the worker retries)."""
     ctx = ctx or TenantContext.system()
     started = now_utc()
+    try:
+        return await _sync(db, source_id, ctx, trigger, since, started)
+    except DomainError:
+        raise
+    except Exception as exc:
+        message = f"Error al guardar las atenciones en la plataforma ({type(exc).__name__}); se reintentará."
+        async with db.transaction(ctx) as s:
+            source = await s.get(DataSource, source_id)
+            if source is not None:
+                source.last_attempt_at, source.last_error = now_utc(), message
+                await record_run(s, ctx, centre_id=source.centre_id, kind="novosga", trigger=trigger,
+                                 started_at=started, finished_at=now_utc(), counts=RunCounts(), error=message,
+                                 source_id=source.id)
+        raise
+
+
+async def _sync(db: Database, source_id: uuid.UUID, ctx: TenantContext, trigger: str, since: date | None,
+                started: datetime) -> SyncOutcome:
     async with db.transaction(ctx) as s:
         locked = await s.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
                                 {"key": f"sla-fuente:{source_id}"})
@@ -149,8 +171,6 @@ async def sync_source(db: Database, source_id: uuid.UUID, *, ctx: TenantContext 
             return SyncOutcome(RunCounts(), busy=True)
         source = await s.get(DataSource, source_id)
         if source is None:
-            from app.errors import NotFound
-
             raise NotFound("La fuente de datos no existe.")
         zone = ZoneInfo(source.time_zone)
         start = novosga.window_start(None if since else source.watermark, source.reread_days, zone,
@@ -188,8 +208,24 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
         found = mapping.resolve(entries, macro_of, servico_id, day)
         return novosga.Target(found.ruc, found.service_code) if found else None
 
-    verdicts = novosga.interpret(snapshot.rows, source_tag=source_tag(source.id), zone=zone, resolve=resolve)
+    # Tables without transactions (1.x uses MyISAM) give no consistent snapshot: during the daily reset a row
+    # may be read in both tables. It is one row; the archived copy is the one that stays.
+    rows, seen, doubled = [], set(), 0
+    for row in sorted(snapshot.rows, key=lambda r: r.live):
+        key = (row.unidade_id, row.id, row.arrived)
+        if key in seen:
+            doubled += 1
+            continue
+        seen.add(key)
+        rows.append(row)
+    verdicts = novosga.interpret(rows, source_tag=source_tag(source.id), zone=zone, resolve=resolve)
     counts = RunCounts(leidos=len(verdicts))
+    if doubled:
+        counts.warnings.append(f"{doubled} fila(s) estaban a la vez en atendimentos e historico_atendimentos "
+                               f"(reinicio diario en curso): se leyeron una vez.")
+    warning = zone_warning(Counter(r.arrived.hour for r in rows), zone, await opening_span(s, source.centre_id))
+    if warning:
+        counts.warnings.append(warning)
     unmapped: Counter[int] = Counter()
     unknown_status = [v for v in verdicts if v.row.status.startswith("desconocido:")]
     modules = frozenset((await s.scalars(select(CentreModule.code)
