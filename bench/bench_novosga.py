@@ -144,6 +144,7 @@ async def run(maria, n: int) -> None:  # noqa: ANN001
               f"importadas {c.importados:,}, actualizadas {c.actualizados:,}, sin cambios {c.sin_cambios:,}, "
               f"abiertas {c.abiertos:,}, canceladas {c.cancelados:,}, sin mapeo {c.sin_mapeo:,}, "
               f"rechazadas {c.rechazados:,}")
+        print("  fases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in outcome.timings.items()))
 
 
 def main() -> None:

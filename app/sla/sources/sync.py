@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time as stopwatch
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class SyncOutcome:
     run_id: uuid.UUID | None = None
     error: str | None = None
     busy: bool = False  # another sync of this source was running: nothing done
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase (benchmarks, logs)
 
     def as_json(self) -> dict:
         return {**self.counts.as_dict(), "estado": "ocupado" if self.busy else ("error" if self.error else "exito"),
@@ -177,7 +179,9 @@ async def _sync(db: Database, source_id: uuid.UUID, ctx: TenantContext, trigger:
                                      _first_day(since))
         window_from = start.replace(tzinfo=zone)
         try:
+            clock = stopwatch.perf_counter()
             snapshot = await _read(source, start)
+            read_seconds = stopwatch.perf_counter() - clock
         except (connector.SourceUnavailable, ValueError) as exc:
             message = str(exc)
             source.last_attempt_at, source.last_error = now_utc(), message
@@ -185,7 +189,8 @@ async def _sync(db: Database, source_id: uuid.UUID, ctx: TenantContext, trigger:
                                    started_at=started, finished_at=now_utc(), counts=RunCounts(), error=message,
                                    source_id=source.id, window_from=window_from)
             return SyncOutcome(RunCounts(), run_id=run.id, error=message)
-        counts = await _store(s, source, snapshot, zone)
+        timings: dict[str, float] = {"lectura": read_seconds}
+        counts = await _store(s, source, snapshot, zone, timings)
         newest = max((r.arrived for r in snapshot.rows), default=None)
         if newest is not None:
             newest_utc = newest.replace(tzinfo=zone)
@@ -195,18 +200,25 @@ async def _sync(db: Database, source_id: uuid.UUID, ctx: TenantContext, trigger:
         run = await record_run(s, ctx, centre_id=source.centre_id, kind="novosga", trigger=trigger,
                                started_at=started, finished_at=now_utc(), counts=counts, source_id=source.id,
                                window_from=window_from)
-        return SyncOutcome(counts, run_id=run.id)
+        return SyncOutcome(counts, run_id=run.id, timings=timings)
 
 
-async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapshot, zone: ZoneInfo) -> RunCounts:
+async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapshot, zone: ZoneInfo,
+                 timings: dict[str, float]) -> RunCounts:
+    clock = stopwatch.perf_counter()
     await store_catalogue(s, source, snapshot.services)
     entries = await mapping_entries(s, source.id)
     macro_of = {i: m for i, m, _n in snapshot.services}
     names = {i: n for i, _m, n in snapshot.services}
 
+    resolved: dict[tuple[int, date], novosga.Target | None] = {}
+
     def resolve(servico_id: int, day: date) -> novosga.Target | None:
-        found = mapping.resolve(entries, macro_of, servico_id, day)
-        return novosga.Target(found.ruc, found.service_code) if found else None
+        key = (servico_id, day)
+        if key not in resolved:  # a few services × a few days: look each pair up once
+            found = mapping.resolve(entries, macro_of, servico_id, day)
+            resolved[key] = novosga.Target(found.ruc, found.service_code) if found else None
+        return resolved[key]
 
     # Tables without transactions (1.x uses MyISAM) give no consistent snapshot: during the daily reset a row
     # may be read in both tables. It is one row; the archived copy is the one that stays.
@@ -268,7 +280,9 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
             select(TicketSegment.ticket_id, TicketSegment.segment)
             .where(TicketSegment.centre_id == source.centre_id,
                    TicketSegment.ticket_id.in_(ticket_ids[i:i + 10_000])))).all()}
+    timings["interpretacion"] = stopwatch.perf_counter() - clock
     report = await ingest.ingest_records(s, centre_id=source.centre_id, kind=NOVO_TICKETS, records=records)
+    timings.update({f"ingesta_{k}": v for k, v in report.timings.items()})
     rejected_lines = {e.line for e in report.errors}
     for e in report.errors:
         counts.reasons.append({"fila": described.get(e.line, str(e.line)), "campo": e.field, "motivo": e.reason})
