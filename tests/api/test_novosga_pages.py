@@ -102,3 +102,27 @@ async def test_participants_and_other_centres_never_reach_a_source(client, world
     assert (await client.get(f"/ans/centros/{world.centre_id}/fuentes")).status_code == 404
     assert (await client.submit(f"{url}/mapeos", {"servicio_novo": "1", "ruc": other.reniec.entity.ruc,
                                                   "servicio": "DNI"})).status_code == 404
+
+
+async def test_editing_a_source_keeps_its_password_unless_a_new_one_is_typed(client, world, mariadb, db):
+    from app.sla.sources.secrets import decrypt
+
+    database = mariadb.create_novo(2)
+    await login(client, world, "coordinador")
+    created = await client.submit(f"/ans/centros/{world.centre_id}/fuentes", {
+        "nombre": "Novo 2", "version": "2", "host": "127.0.0.1", "puerto": str(mariadb.port), "base": database,
+        "usuario": READER, "clave": READER_PASSWORD, "activa": "on"})
+    url = created.headers["location"]
+    settings = {"nombre": "Novo 2 (sede)", "version": "2", "host": "127.0.0.1", "puerto": str(mariadb.port),
+                "base": database, "usuario": READER, "clave": "", "zona_horaria": "America/Lima",
+                "dias_relectura": "5"}
+    assert (await client.submit(url, settings)).status_code == 303
+    async with db.transaction(TenantContext.system()) as s:
+        source = await s.scalar(select(DataSource).where(DataSource.centre_id == world.centre_id))
+    assert (source.name, source.reread_days, source.enabled) == ("Novo 2 (sede)", 5, False)
+    assert decrypt(source.password_encrypted) == READER_PASSWORD
+    refused = await client.submit(url, {**settings, "zona_horaria": "Lima/Peru"})
+    assert refused.status_code == 422 and "«Lima/Peru» no es una zona horaria IANA" in refused.text
+    assert 'value="Lima/Peru"' in refused.text
+    page = await client.get(url)
+    assert READER_PASSWORD not in page.text and source.password_encrypted not in page.text

@@ -226,7 +226,7 @@ async def test_an_unreachable_source_records_a_failed_run_and_shows_in_its_healt
     coordinator = coordinator_actor(world)
     source_id = await registry.register_source(db, coordinator, ip=None, centre_id=world.centre_id, form={
         "nombre": "Sin servidor", "version": "1", "host": "127.0.0.1", "puerto": "1", "base": "novosga",
-        "usuario": "lector", "clave": "x"})
+        "usuario": "lector", "clave": "x", "activa": "on"})
     outcome = await sync_source(db, source_id)
     assert outcome.error and "No se pudo conectar" in outcome.error
     view = await registry.source_view(db, coordinator, ip=None, source_id=source_id)

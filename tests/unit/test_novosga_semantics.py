@@ -144,3 +144,13 @@ def test_a_password_is_stored_encrypted_and_only_the_same_secret_reads_it():
     assert "clave" not in token and decrypt(token, secret_key="k" * 40) == "clave secreta"
     with pytest.raises(ValueError, match="clave secreta de la plataforma cambió"):
         decrypt(token, secret_key="otra" * 10)
+
+
+def test_the_novo_feed_keeps_every_ingest_rule_but_the_required_end():
+    from app.sla import ingest
+    from app.sla.sources.sync import NOVO_TICKETS
+
+    kept = set(NOVO_TICKETS.rules)
+    dropped = [r for r in ingest.TICKETS.rules if r not in kept]
+    assert [field for field, _cond, _reason in dropped] == ["llamado", "inicio", "fin"]
+    assert len(NOVO_TICKETS.rules) == len(ingest.TICKETS.rules) - 3 + 2

@@ -72,6 +72,11 @@ def _zone(form: dict[str, Any]) -> str:
     return zone
 
 
+def _checked(form: dict[str, Any], name: str) -> bool:
+    """An HTML checkbox: sent when ticked, absent when not."""
+    return str(form.get(name) or "").strip().lower() in ("1", "on", "true", "si", "sí")
+
+
 def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value.strip())
@@ -113,8 +118,7 @@ def parse_source(form: dict[str, Any], *, creating: bool) -> SourceData:
         username=_text(form, "usuario", "el usuario de solo lectura", 80), password=password or None,
         unidade_id=_int(form, "unidad", "La unidad de Novo", 1, 2_147_483_647),
         time_zone=_zone(form), reread_days=_int(form, "dias_relectura", "Los días de relectura", 0, 31, default=3) or 0,
-        enabled=str(form.get("activa", "")).lower() in ("1", "on", "true", "si", "sí") if not creating
-        else str(form.get("activa", "on")).lower() in ("1", "on", "true", "si", "sí"))
+        enabled=_checked(form, "activa"))
 
 
 # ---------------------------------------------------------------------------------------- reading ---
@@ -342,7 +346,7 @@ def parse_mapping(form: dict[str, Any]) -> MappingData:
     if not number.isdigit() or not 0 < int(number) < 2_147_483_648:
         raise ValidationFailed(f"«{raw[:20]}» no es el número de un servicio de Novo (servicos.id).",
                                field="servicio_novo")
-    children = children or str(form.get("incluye_subservicios", "")).lower() in ("1", "on", "true", "si", "sí")
+    children = children or _checked(form, "incluye_subservicios")
     ruc = _text(form, "ruc", "el RUC de la entidad", 11)
     code = _text(form, "servicio", "el código del servicio de la entidad", 30)
     desde = str(form.get("desde") or "").strip()
