@@ -365,3 +365,69 @@ async def test_a_failure_while_storing_rolls_the_sync_back_and_records_a_failed_
         stored = await s.scalar(select(TicketSegment.ticket_id).where(TicketSegment.centre_id == world.centre_id))
     assert [r.status for r in runs] == ["error"] and "RuntimeError" in runs[0].error
     assert source.watermark is None and source.last_success_at is None and stored is None
+
+
+async def test_the_worker_syncs_every_enabled_source_and_the_one_asked_for(db, tenants, mariadb, settings):
+    from app.sla.sources.jobs import sla_sync_source, sla_sync_sources
+    from app.worker.broker import WorkerRuntime
+
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(1)
+    novo_catalogue_v1(mariadb, database)
+    day = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    insert_v1(mariadb, database, "historico_atendimentos", [
+        {"id": 1, "servico": 1, "status": 5, "numero": 1, "cheg": day + timedelta(hours=10),
+         "cha": day + timedelta(hours=10, minutes=9)}])
+    enabled = await register(db, world, mariadb, database)
+    coordinator = coordinator_actor(world)
+    disabled = await registry.register_source(db, coordinator, ip=None, centre_id=world.centre_id, form={
+        "nombre": "Apagada", "version": "1", "host": "127.0.0.1", "puerto": str(mariadb.port), "base": database,
+        "usuario": READER, "clave": "clave-de-solo-lectura"})
+    runtime = WorkerRuntime(settings)
+    try:
+        assert await asyncio.to_thread(sla_sync_sources, runtime) >= 1
+        asked = await asyncio.to_thread(sla_sync_source, runtime, str(disabled))
+    finally:
+        runtime.dispose()
+    # Asked for, the disabled source is synced too (it has no mapping yet: its row is reported unmapped).
+    assert (asked["estado"], asked["leidos"], asked["sin_mapeo"]) == ("exito", 1, 1)
+    async with db.transaction(TenantContext.system()) as s:
+        runs = {(r.source_id, r.trigger) for r in (await s.scalars(
+            select(SyncRun).where(SyncRun.centre_id == world.centre_id))).all()}
+    assert runs == {(enabled, "trabajador"), (disabled, "manual")}
+
+
+async def test_a_row_the_ingest_refuses_is_reported_with_where_to_find_it_and_why(db, tenants, mariadb):
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(1)
+    novo_catalogue_v1(mariadb, database)
+    day = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    insert_v1(mariadb, database, "historico_atendimentos", [
+        {"id": 41, "servico": 1, "status": 8, "numero": 1, "cheg": day + timedelta(hours=10),
+         "cha": day + timedelta(hours=9), "ini": day + timedelta(hours=10, minutes=1),
+         "fim": day + timedelta(hours=10, minutes=5)}])
+    source_id = await register(db, world, mariadb, database)
+    outcome = await sync_source(db, source_id)
+    assert (outcome.counts.rechazados, outcome.counts.importados) == (1, 0)
+    assert outcome.counts.reasons == [{
+        "fila": f"historico_atendimentos id 41 (unidad 1, llegada {day + timedelta(hours=10):%Y-%m-%d %H:%M:%S})",
+        "campo": "llamado", "motivo": "El llamado es anterior a la emisión."}]
+
+
+async def test_any_feed_records_its_run_in_the_same_history(db, tenants):
+    from app.localtime import now_utc
+    from app.sla.sources.history import RunCounts, record_run
+
+    world = await build_world(db, tenants)
+    async with db.transaction(world.coordinator()) as s:
+        run = await record_run(s, world.coordinator(), centre_id=world.centre_id, kind="detalle_atenciones",
+                               trigger="importacion", started_at=now_utc(), finished_at=now_utc(),
+                               counts=RunCounts(leidos=3, importados=2, rechazados=1,
+                                                reasons=[{"fila": "4", "campo": "FECHA", "motivo": "x"}]),
+                               filename="detalle.xlsx")
+    async with db.transaction(world.coordinator()) as s:
+        stored = await s.get(SyncRun, run.id)
+    assert (stored.kind, stored.source_id, stored.rows_read, stored.imported, stored.rejected, stored.status) == (
+        "detalle_atenciones", None, 3, 2, 1, "exito")
+    async with db.transaction(world.reniec.ctx("gestor_entidad")) as s:
+        assert await s.get(SyncRun, run.id) is None

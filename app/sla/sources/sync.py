@@ -33,7 +33,6 @@ from app.errors import DomainError, NotFound
 from app.localtime import now_utc, today_lima
 from app.sla import ingest
 from app.sla.calendar import LIMA
-from app.sla.models import TicketSegment
 from app.sla.sources import connector, mapping, novosga
 from app.sla.sources.history import RunCounts, record_run
 from app.sla.sources.models import DataSource, ServiceMapping, SourceService, SyncRun
@@ -274,12 +273,11 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
     # Which of these segments the platform already has: those are updates (or unchanged), the rest new.
     keys = {(r[1], int(r[2])) for r in records}
     existing: set[tuple[str, int]] = set()
-    ticket_ids = sorted({k[0] for k in keys})
-    for i in range(0, len(ticket_ids), 10_000):
-        existing |= {(t, seg) for t, seg in (await s.execute(
-            select(TicketSegment.ticket_id, TicketSegment.segment)
-            .where(TicketSegment.centre_id == source.centre_id,
-                   TicketSegment.ticket_id.in_(ticket_ids[i:i + 10_000])))).all()}
+    if keys:
+        # One array parameter, not one bind parameter per ticket (a sync may read 100,000 rows).
+        existing = {(t, seg) for t, seg in (await s.execute(
+            text("SELECT ticket_id, segment FROM sla_tickets WHERE centre_id = :centre AND ticket_id = ANY(:ids)"),
+            {"centre": source.centre_id, "ids": sorted({k[0] for k in keys})})).all()}
     timings["interpretacion"] = stopwatch.perf_counter() - clock
     report = await ingest.ingest_records(s, centre_id=source.centre_id, kind=NOVO_TICKETS, records=records)
     timings.update({f"ingesta_{k}": v for k, v in report.timings.items()})
