@@ -431,3 +431,11 @@ async def test_any_feed_records_its_run_in_the_same_history(db, tenants):
         "detalle_atenciones", None, 3, 2, 1, "exito")
     async with db.transaction(world.reniec.ctx("gestor_entidad")) as s:
         assert await s.get(SyncRun, run.id) is None
+
+
+async def test_a_source_registered_with_the_wrong_version_fails_with_a_hint(db, tenants, mariadb):
+    world = await build_world(db, tenants)
+    database = mariadb.create_novo(2)
+    source_id = await register(db, world, mariadb, database, version=1)
+    outcome = await sync_source(db, source_id)
+    assert outcome.error and "versión indicada" in outcome.error

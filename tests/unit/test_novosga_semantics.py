@@ -154,3 +154,8 @@ def test_the_novo_feed_keeps_every_ingest_rule_but_the_required_end():
     dropped = [r for r in ingest.TICKETS.rules if r not in kept]
     assert [field for field, _cond, _reason in dropped] == ["llamado", "inicio", "fin"]
     assert len(NOVO_TICKETS.rules) == len(ingest.TICKETS.rules) - 3 + 2
+
+
+def test_a_status_novo_does_not_have_is_rejected_hinting_at_the_version():
+    (verdict,) = interpret(row(1, "desconocido:9"))
+    assert verdict.what == novosga.REJECTED and verdict.field == "status" and "«9»" in verdict.reason

@@ -67,8 +67,9 @@ def _describe(exc: BaseException) -> str:
             return "No se pudo conectar con el servidor de la base de datos (host o puerto, red o cortafuegos)."
         if code == 1142 or code == 1143:
             return "El usuario no tiene permiso de lectura sobre las tablas de Novo SGA."
-    if isinstance(exc, pymysql.err.ProgrammingError) and exc.args and exc.args[0] == 1146:
-        return "La base de datos no tiene las tablas de Novo SGA de la versión indicada."
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] in (1054, 1146):
+        return ("La base de datos no tiene las tablas o columnas de Novo SGA de la versión indicada "
+                "(¿es 1.x o 2.x?).")
     return f"No se pudo leer la fuente: {type(exc).__name__}."
 
 

@@ -90,6 +90,7 @@ class Verdict:
     what: str  # OPEN, CANCELLED, UNMAPPED, REJECTED or SEGMENT
     segment: Segment | None = None
     reason: str = ""
+    field: str = "atendimento_id"  # the Novo column a rejection is about
 
 
 def status_name(value: int | str) -> str | None:
@@ -153,6 +154,11 @@ def interpret(rows: Iterable[NovoRow], *, source_tag: str, zone: ZoneInfo,
     verdicts = []
     for row in rows:
         status = row.status
+        if status not in STATUS_CODES:
+            verdicts.append(Verdict(row, REJECTED, reason=f"Estado «{status.removeprefix('desconocido:')}» "
+                                                          f"desconocido en Novo SGA: ¿la versión configurada es la "
+                                                          f"correcta?", field="status"))
+            continue
         if status == "cancelada":
             verdicts.append(Verdict(row, CANCELLED))
             continue

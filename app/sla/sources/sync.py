@@ -238,17 +238,11 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
     if warning:
         counts.warnings.append(warning)
     unmapped: Counter[int] = Counter()
-    unknown_status = [v for v in verdicts if v.row.status.startswith("desconocido:")]
     modules = frozenset((await s.scalars(select(CentreModule.code)
                                          .where(CentreModule.centre_id == source.centre_id))).all())
     records, described = [], {}
     for v in verdicts:
-        if v in unknown_status:
-            counts.rechazados += 1
-            counts.reasons.append({"fila": v.row.describe(), "campo": "status",
-                                   "motivo": f"Estado «{v.row.status.split(':', 1)[1]}» desconocido en Novo SGA "
-                                             f"{source.version}.x."})
-        elif v.what == novosga.OPEN:
+        if v.what == novosga.OPEN:
             counts.abiertos += 1
         elif v.what == novosga.CANCELLED:
             counts.cancelados += 1
@@ -257,7 +251,7 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
             unmapped[v.row.servico_id] += 1
         elif v.what == novosga.REJECTED:
             counts.rechazados += 1
-            counts.reasons.append({"fila": v.row.describe(), "campo": "atendimento_id", "motivo": v.reason})
+            counts.reasons.append({"fila": v.row.describe(), "campo": v.field, "motivo": v.reason})
         else:
             line = len(records) + 1
             described[line] = v.row.describe()
@@ -289,9 +283,6 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
     counts.importados = len(new)
     counts.actualizados = report.stored - len(new)
     counts.sin_cambios = report.unchanged
-    if unknown_status:
-        counts.warnings.append(f"{len(unknown_status)} fila(s) con un estado que no es de Novo SGA "
-                               f"{source.version}.x: ¿la versión configurada es la correcta?")
     return counts
 
 
