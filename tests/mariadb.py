@@ -70,8 +70,10 @@ def _statements(ddl: str) -> list[str]:
 def running_mariadb() -> Iterator[MariaDB]:
     base = Path(tempfile.mkdtemp(prefix="mac-mariadb-"))
     data, sock, pid = base / "data", str(base / "mysql.sock"), base / "mariadb.pid"
+    # root without a password (not socket authentication), so the suite also runs as a user other than root;
+    # the server listens only on the loopback and its private socket, and lives as long as the test session.
     install = subprocess.run([_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root",
-                              "--auth-root-authentication-method=socket", "--skip-test-db"],
+                              "--auth-root-authentication-method=normal", "--skip-test-db"],
                              capture_output=True, text=True)
     if install.returncode != 0:
         raise RuntimeError(f"mariadb-install-db falló: {install.stdout[-2000:]} {install.stderr[-2000:]}")
