@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
@@ -31,8 +32,6 @@ from tests.integration.test_novosga_sync import (
 from app.tenants.models import CentreService
 from tests.mariadb import READER, MariaDB
 from tests.sla_helpers import build_world
-
-from zoneinfo import ZoneInfo
 
 
 def catalogue_v2(maria: MariaDB, database: str) -> None:

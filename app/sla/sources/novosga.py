@@ -101,13 +101,6 @@ def status_name(value: int | str) -> str | None:
     return name if name in STATUS_CODES else None
 
 
-def aware(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """A naive source-local time as an aware one (the source's zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=zone) if value.tzinfo is None else value
-
-
 def row_key(source_tag: str, row: NovoRow) -> str:
     """The ticket id of a ticket whose first row is ``row``: (source, unidade, id, dt_cheg), ≤ 40 chars."""
     return f"{source_tag}:{row.unidade_id or 0}:{row.id}:{row.arrived:%Y%m%d%H%M%S}"
@@ -179,8 +172,10 @@ def interpret(rows: Iterable[NovoRow], *, source_tag: str, zone: ZoneInfo,
         if depth > 99:
             verdicts.append(Verdict(row, REJECTED, reason="La atención tiene más de 99 derivaciones."))
             continue
-        issued, called = aware(row.arrived, zone), aware(row.called, zone)
-        started, ended = aware(row.started, zone), aware(row.ended, zone)
+        issued = row.arrived.replace(tzinfo=zone)
+        called = row.called.replace(tzinfo=zone) if row.called is not None else None
+        started = row.started.replace(tzinfo=zone) if row.started is not None else None
+        ended = row.ended.replace(tzinfo=zone) if row.ended is not None else None
         if status in ("emitida", "chamado", "nao_compareceu"):
             outcome, started, ended = "abandoned", None, None
             if status == "emitida":

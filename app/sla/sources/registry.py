@@ -155,7 +155,7 @@ def health_of(source: DataSource, now: datetime | None = None) -> Health:
     elif lag is not None and lag > HEALTH_LAG_MINUTES:
         state, label = "atrasada", f"Atrasada: última sincronización exitosa hace {lag} min."
     else:
-        state, label = "al_dia", "Al día."
+        state, label = "al_dia", f"Última sincronización exitosa hace {lag} min."
     return Health(state, label, source.last_success_at, lag, data_lag)
 
 

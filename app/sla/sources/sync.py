@@ -254,7 +254,7 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
             counts.reasons.append({"fila": v.row.describe(), "campo": v.field, "motivo": v.reason})
         else:
             line = len(records) + 1
-            described[line] = v.row.describe()
+            described[line] = v.row  # described only if the ingest refuses it
             records.append(novosga.segment_record(line, v.segment, modules))
     missing_modules = sorted({str(v.row.module) for v in verdicts if v.what == novosga.SEGMENT
                               and v.row.module is not None and str(v.row.module) not in modules})
@@ -277,7 +277,9 @@ async def _store(s: AsyncSession, source: DataSource, snapshot: connector.Snapsh
     timings.update({f"ingesta_{k}": v for k, v in report.timings.items()})
     rejected_lines = {e.line for e in report.errors}
     for e in report.errors:
-        counts.reasons.append({"fila": described.get(e.line, str(e.line)), "campo": e.field, "motivo": e.reason})
+        row = described.get(e.line)
+        counts.reasons.append({"fila": row.describe() if row else str(e.line), "campo": e.field,
+                               "motivo": e.reason})
     counts.rechazados += len(rejected_lines)
     new = {(r[1], int(r[2])) for r in records if r[0] not in rejected_lines} - existing
     counts.importados = len(new)
