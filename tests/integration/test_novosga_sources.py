@@ -106,13 +106,13 @@ async def test_a_zone_that_puts_arrivals_outside_opening_hours_is_warned_at_the_
         {"id": n, "servico": 1, "status": 8, "numero": n, "cheg": day + timedelta(hours=9, minutes=n)}
         for n in range(1, 21)])
     right = await register(db, world, mariadb, database)
-    ok = await registry.test_connection(db, coordinator_actor(world), ip=None, source_id=right)
+    ok = await registry.probe_connection(db, coordinator_actor(world), ip=None, source_id=right)
     assert ok.ok and ok.archived_rows == 20 and ok.services == 4 and ok.warning is None
     coordinator = coordinator_actor(world)
     wrong = await registry.register_source(db, coordinator, ip=None, centre_id=world.centre_id, form={
         "nombre": "Zona equivocada", "version": "1", "host": "127.0.0.1", "puerto": str(mariadb.port),
         "base": database, "usuario": READER, "clave": "clave-de-solo-lectura", "zona_horaria": "Asia/Tokyo"})
-    warned = await registry.test_connection(db, coordinator, ip=None, source_id=wrong)
+    warned = await registry.probe_connection(db, coordinator, ip=None, source_id=wrong)
     assert warned.ok and "Asia/Tokyo" in warned.warning and "100 %" in warned.warning
 
 
@@ -240,7 +240,7 @@ async def test_the_mapping_refuses_two_entities_for_one_novo_service_and_one_ser
     novo_catalogue_v1(mariadb, database)
     source_id = await register(db, world, mariadb, database)  # 1 → RENIEC DNI; 2 with children → SUNAT RUC
     coordinator = coordinator_actor(world)
-    await registry.test_connection(db, coordinator, ip=None, source_id=source_id)  # reads the catalogue
+    await registry.probe_connection(db, coordinator, ip=None, source_id=source_id)  # reads the catalogue
     desde = (today_lima() - timedelta(days=10)).isoformat()
     with pytest.raises(ValidationFailed) as two_entities:
         await registry.add_mapping(db, coordinator, ip=None, source_id=source_id, form={

@@ -299,7 +299,7 @@ class ConnectionTest:
     warning: str | None = None
 
 
-async def test_connection(db: Database, actor: Actor | None, *, ip: str | None, source_id: uuid.UUID,
+async def probe_connection(db: Database, actor: Actor | None, *, ip: str | None, source_id: uuid.UUID,
                           ctx: TenantContext | None = None) -> ConnectionTest:
     """Connect read-only, count the tables, refresh the service catalogue and check the zone against the
     arrivals of the last 30 days."""

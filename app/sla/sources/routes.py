@@ -113,7 +113,7 @@ class SourcesController(Controller):
 
     @post("/fuentes/{source_id:uuid}/probar", guards=[requires_role(*COORDINATION)])
     async def probe(self, request: Request, source_id: FromPath[uuid.UUID]) -> Page:
-        result = await registry.test_connection(get_database(), get_actor(request), ip=client_ip(request),
+        result = await registry.probe_connection(get_database(), get_actor(request), ip=client_ip(request),
                                                 source_id=source_id)
         return await self._detail(request, source_id, test=result)
 
