@@ -76,6 +76,8 @@ async def test_the_coordinator_registers_tests_maps_and_reads_a_novo_source(clie
     run = await client.get(f"/ans/sincronizaciones/{run_link}")
     assert run.status_code == 200 and "<strong>1</strong> importadas" in run.text
 
+    listing = await client.get(f"/ans/centros/{centre}/fuentes")
+    assert f'href="/ans/sincronizaciones/{run_link}"' in listing.text and "Al día" in listing.text
     queued = await client.submit(f"{url}/sincronizar", {})
     assert queued.status_code == 303
     async with db.transaction(TenantContext.system()) as s:

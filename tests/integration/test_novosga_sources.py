@@ -430,6 +430,8 @@ async def test_any_feed_records_its_run_in_the_same_history(db, tenants):
         "detalle_atenciones", None, 3, 2, 1, "exito")
     async with db.transaction(world.reniec.ctx("gestor_entidad")) as s:
         assert await s.get(SyncRun, run.id) is None
+    listing = await registry.list_sources(db, coordinator_actor(world), ip=None, centre_id=world.centre_id)
+    assert [r.id for r in listing.runs] == [run.id] and listing.sources == []
 
 
 async def test_a_source_registered_with_the_wrong_version_fails_with_a_hint(db, tenants, mariadb):

@@ -179,13 +179,21 @@ class SourceView:
     services: list[tuple[str, str, str, str]]  # (ruc, entity name, service code, service name) at the centre
 
 
-async def list_sources(db: Database, actor: Actor, *, ip: str | None, centre_id: uuid.UUID
-                       ) -> tuple[Centre, list[tuple[DataSource, Health]]]:
+@dataclass
+class CentreSources:
+    centre: Centre
+    sources: list[tuple[DataSource, Health]]
+    runs: list[SyncRun]  # the centre's latest runs of every feed (Novo SGA syncs, imports of the national export)
+
+
+async def list_sources(db: Database, actor: Actor, *, ip: str | None, centre_id: uuid.UUID) -> CentreSources:
     async with db.transaction(actor.context(ip)) as s:
         centre = await administered_centre(s, actor, centre_id)
         rows = (await s.scalars(select(DataSource).where(DataSource.centre_id == centre_id)
                                 .order_by(DataSource.name))).all()
-        return centre, [(r, health_of(r)) for r in rows]
+        runs = (await s.scalars(select(SyncRun).where(SyncRun.centre_id == centre_id)
+                                .order_by(SyncRun.started_at.desc()).limit(20))).all()
+        return CentreSources(centre, [(r, health_of(r)) for r in rows], list(runs))
 
 
 async def centre_services(s: AsyncSession, centre_id: uuid.UUID) -> list[tuple[str, str, str, str]]:

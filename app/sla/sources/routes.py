@@ -59,9 +59,10 @@ class SourcesController(Controller):
     include_in_schema = False
 
     async def _list(self, request: Request, centre_id: uuid.UUID, form: FormState, status_code: int = 200) -> Page:
-        centre, sources = await registry.list_sources(get_database(), get_actor(request), ip=client_ip(request),
-                                                      centre_id=centre_id)
-        return page("list.html", status_code, centre=centre, sources=sources, form=form)
+        listing = await registry.list_sources(get_database(), get_actor(request), ip=client_ip(request),
+                                              centre_id=centre_id)
+        return page("list.html", status_code, centre=listing.centre, sources=listing.sources, runs=listing.runs,
+                    form=form)
 
     @get("/centros/{centre_id:uuid}/fuentes", guards=[requires_role(*COORDINATION)])
     async def sources(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
