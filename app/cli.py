@@ -55,7 +55,7 @@ def cmd_demo_data(_: argparse.Namespace) -> int:
     async def load(db):  # noqa: ANN001
         report = await load_demo_data(db)
         lines: list[str] = []
-        for module in domain_modules("demo"):
+        for module in [*domain_modules("demo"), *domain_modules("sources.demo")]:
             if hasattr(module, "load_demo"):
                 lines.extend(await module.load_demo(db))
         return report, lines

@@ -36,7 +36,7 @@ def route_handlers() -> list:
 
     handlers: list = [HomeController]
     # Each domain lists its controllers in `controllers` of its routes modules.
-    for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes"):
+    for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes", "sources.routes"):
         for module in domain_modules(suffix):
             handlers.extend(module.controllers)
     return handlers

@@ -15,7 +15,8 @@ def optional_module(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != name:
+        # Missing: the module itself or a package on its path (``app.tenants.sources.routes``).
+        if exc.name != name and not name.startswith(f"{exc.name}."):
             raise
         return None
 

@@ -18,6 +18,8 @@ if [ "${1:-}" = "--test" ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v pdfsig >/dev/null || missing+=(poppler-utils)
+  # The Novo SGA connector's tests run against a real MariaDB started by the test session.
+  { command -v mariadbd || [ -x /usr/sbin/mariadbd ]; } >/dev/null || missing+=(mariadb-server)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "Instalando paquetes del sistema: ${missing[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -63,7 +63,7 @@ async def db(settings: Settings):
     set_database(None)
 
 
-pytest_plugins = ["tests.factories", "tests.oidc_fixture"]
+pytest_plugins = ["tests.factories", "tests.oidc_fixture", "tests.mariadb"]
 
 
 @pytest.fixture(scope="session")

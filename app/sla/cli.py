@@ -99,3 +99,6 @@ def register(subparsers) -> None:  # noqa: ANN001
     reb.add_argument("--desde", help="AAAA-MM-DD")
     reb.add_argument("--hasta", help="AAAA-MM-DD")
     reb.set_defaults(func=cmd_rebuild)
+    from app.sla.sources.cli import register as register_sources
+
+    register_sources(sub)

@@ -94,3 +94,7 @@ def rebuild_after_opening_hours(runtime: WorkerRuntime, centre_id: str, valid_fr
             return done
 
     return runtime.run_with_database(work)
+
+
+# The data-source registry's jobs (Novo SGA syncs) live with the connectors.
+from app.sla.sources import jobs as _sources_jobs  # noqa: E402, F401
