@@ -390,8 +390,10 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
         # One pass over the batch: every timestamp parsed once, every rule evaluated, into a typed table the
         # upsert reads (no second parse, no deletion of the broken lines). A good row yields broken = false.
         await session.execute(text(f"DROP TABLE IF EXISTS {typed}"))
+        kept = ", ".join(["s.line", *(f"s.{c}" for c in kind.columns if c not in kind.timestamps),
+                          *(f"s.t_{c}" for c in kind.timestamps)])
         await session.execute(text(
-            f"CREATE TEMP TABLE {typed} ON COMMIT DROP AS SELECT s.*, coalesce({where_broken}, false) AS broken "
+            f"CREATE TEMP TABLE {typed} ON COMMIT DROP AS SELECT {kept}, coalesce({where_broken}, false) AS broken "
             f"FROM {_checked(kind, stage, quick=quick)}"), params)
 
     try:
