@@ -99,12 +99,12 @@ def p99(samples: list[float]) -> float:
 
 
 async def run(owner_url: str, n: int) -> None:
+    quiet()
     import httpx
 
     from app.db import set_database, Database
     from app.main import create_app
 
-    quiet()
     settings = get_settings()
     db = Database(settings.runtime_url(), pool_size=5)
     set_database(db)
