@@ -586,13 +586,11 @@ def rule_shares(case: Case, category: str, rule: Rule, drivers: _Drivers | None 
     # share_e = Σ_k w_k · N_ke / T_k = n_e / D with D = lcm_k(den(w_k) · T_k): one integer per entity.
     den = math.lcm(*(w.denominator * per_key[k][2] for k, w in rule.weights.items()))
     factors = {k: w.numerator * (den // (w.denominator * per_key[k][2])) for k, w in rule.weights.items()}
-    totals: list[int] | None = None
-    for key, factor in factors.items():
-        quantities = per_key[key][0]
-        totals = ([factor * q for q in quantities] if totals is None
-                  else [t + factor * q for t, q in zip(totals, quantities, strict=True)])
+    totals = [0] * len(case.participants)
+    for key, factor in factors.items():  # one pass per key over the entities, not one dict walk per entity
+        totals = [t + factor * q for t, q in zip(totals, per_key[key][0], strict=True)]
     numerators: dict[str, int] = {}
-    for p, n in zip(case.participants, totals or (), strict=True):
+    for p, n in zip(case.participants, totals, strict=True):
         if n:
             numerators[p.ruc] = numerators.get(p.ruc, 0) + n
     admin = drivers.admin
