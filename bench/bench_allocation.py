@@ -11,8 +11,9 @@
 
 Each side is timed best of ``--runs`` (3), alternating, in CPU time of the process (single-threaded pure Python:
 on a shared machine CPU time is what the code costs, wall time also counts the other processes' turns); the
-whole measurement is repeated ``--repeat`` times (3) and the best and the range are printed. Goal: 10,000 × 50 under 1 s, within 2× of the floor, and growth
-10,000/1,000 ≤ 11 (linear = 10). A measurement, not a test: it exits 0 whatever the figures.
+whole measurement is repeated ``--repeat`` times (3) and the best and the range are printed. Goal: 10,000 × 50
+under 1 s, within 2× of the floor, and growth 10,000/1,000 ≤ 11 (linear = 10). A measurement, not a test: it
+exits 0 whatever the figures.
 
     .venv/bin/python bench/bench_allocation.py [--repeat 3]
 """
