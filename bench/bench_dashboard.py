@@ -7,7 +7,8 @@ of the same month's aggregate run as the owner in the same run:
 * the aggregate computed from the raw tickets (what the dashboard would cost without rollups), and
 * the same aggregate read from the daily rollup rows (the floor for what the endpoint reads).
 
-Prints both ratios (goal: endpoint p99 ≤ 2× the bare query). No assertion: numbers to read.
+Prints both ratios (goal: endpoint p99 ≤ 2× the bare query), and nothing else: the app's request log is
+turned down to warnings. No assertion: numbers to read; exits 0.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_dashboard.py [N]
 """
@@ -29,6 +30,7 @@ import asyncpg  # noqa: E402
 
 from app.config import get_settings, psycopg_url  # noqa: E402
 from app.sla.calendar import LIMA  # noqa: E402
+from bench.quiet import quiet  # noqa: E402
 from bench.scratch_database import scratch_database  # noqa: E402
 
 PASSWORD = "Banco-de-pruebas-2026"
@@ -97,6 +99,7 @@ def p99(samples: list[float]) -> float:
 
 
 async def run(owner_url: str, n: int) -> None:
+    quiet()
     import httpx
 
     from app.db import set_database, Database
@@ -107,6 +110,7 @@ async def run(owner_url: str, n: int) -> None:
     set_database(db)
     centre_id, entity_id = await setup(db, n)
     app = create_app(settings)
+    quiet()  # no line per request: a benchmark prints its figures only
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         await client.get("/ingresar")

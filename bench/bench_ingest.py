@@ -1,16 +1,15 @@
 """Benchmark of the ANS bulk ingest: a CSV of N attention records (50,000 by default) through the bulk path
-(COPY into a staging table, set-based validation, upsert, rollups), sent as the queue system does it (a
-machine client of the administering entity, so row-level security applies), against a raw ``COPY`` of the same
-file into an unindexed table with the same columns, in the same run and database. Every time is best of
-three and includes the commit. Prints the throughput ratio (goal: ≥ 0.5× of raw COPY for COPY + validation +
-upsert); the rollup refresh (pure Python over every touched day) is reported separately.
+(COPY into a staging table, one set-based validation pass into a typed table, upsert, rollups in SQL), sent as
+the queue system does it (a machine client of the administering entity, so row-level security applies),
+against the *storage floor* measured in the same run and database.
 
-It also measures the *storage floor*: the same raw COPY, but into a table with what ``sla_tickets`` must have
-to be trustworthy (its primary key, which makes re-sends idempotent; its index by centre and time; its index
-by entity; its foreign keys to the centre and the entity). No validation, no row-level security and no upsert:
-no ingest that keeps those can be faster than this floor, so its ratio bounds what any bulk path can reach. The
-floor is measured a second time without the foreign keys (their per-row checks are most of its cost), to show
-that the key and the indexes alone already keep any such path under the 0.5× goal.
+The storage floor is a raw COPY of the same file into a table with what ``sla_tickets`` must have to be
+trustworthy (its primary key, which makes re-sends idempotent; its index by centre and time; its index by
+entity; its foreign keys to the centre and the entity), with no validation, no row-level security and no
+upsert: no ingest that keeps those can be faster. Ratio = floor time / path time (goal ≥ 0.6×), printed
+without and with the rollup refresh. For context it also prints a raw COPY into an unindexed table, the floor
+without foreign keys and an identical re-send. Every time is the best of three and includes the
+commit; the range of the path is printed. A measurement, not a test: exits 0 whatever the figures.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_ingest.py [N]
 
@@ -33,6 +32,7 @@ import psycopg  # noqa: E402
 
 from app.config import get_settings, psycopg_url  # noqa: E402
 from app.sla.calendar import LIMA  # noqa: E402
+from bench.quiet import quiet  # noqa: E402
 from bench.scratch_database import scratch_database  # noqa: E402
 
 RUC = "20295613620"
@@ -86,6 +86,7 @@ async def run(owner_url: str, n: int) -> None:
     from app.db import Database, TenantContext
     from app.sla import ingest
 
+    quiet()
     settings = get_settings()
     db = Database(settings.runtime_url(), pool_size=2)
     centre_id, administering_entity_id = await setup(db)
@@ -145,28 +146,23 @@ async def run(owner_url: str, n: int) -> None:
     floor_without_fks = min(floor_copy(foreign_keys=False) for _ in range(3))
     runs = [await bulk(True) for _ in range(3)]
     resend = await bulk(False)
-    best = min(runs, key=lambda r: r[0])
-    t = best[1]
-    path = t["copy"] + t["validacion"] + t["upsert"] + t["commit"]
-    print(f"{n:,} filas de atención (CSV de {len(data) / 1e6:.1f} MB), enviadas como el sistema de colas")
-    print(f"  COPY crudo a una tabla sin índices ........ {raw:7.3f} s  ({n / raw:,.0f} filas/s)")
-    print("  piso: COPY a una tabla con la llave, los índices y las llaves foráneas de sla_tickets")
-    print(f"        (sin validar, sin RLS, sin upsert) .. {floor:7.3f} s  = {raw / floor:.2f}× del COPY crudo")
-    print(f"        lo mismo sin las llaves foráneas .... {floor_without_fks:7.3f} s  = "
-          f"{raw / floor_without_fks:.2f}× del COPY crudo")
-    print(f"  ruta masiva: COPY a staging ............... {t['copy']:7.3f} s")
-    print(f"               validación por conjuntos ..... {t['validacion']:7.3f} s")
-    print(f"               upsert idempotente ........... {t['upsert']:7.3f} s")
-    print(f"               commit ....................... {t['commit']:7.3f} s")
-    print(f"               = COPY+validación+upsert ..... {path:7.3f} s  ({n / path:,.0f} filas/s)")
-    print(f"               resúmenes diarios (Python) ... {t['resumenes']:7.3f} s")
-    print(f"               total con resúmenes .......... {best[0]:7.3f} s  ({n / best[0]:,.0f} filas/s)")
-    print(f"  reenvío idéntico (nada cambia: {resend[2]} guardadas) {resend[0]:7.3f} s")
-    print(f"  RAZÓN de rendimiento (COPY crudo / ruta masiva sin resúmenes): {raw / path:.2f}×  (meta ≥ 0.5×)")
-    print(f"  RAZÓN de rendimiento incluyendo resúmenes:                    {raw / best[0]:.2f}×")
-    print(f"  RAZÓN del piso de almacenamiento (COPY crudo / piso):         {raw / floor:.2f}×  "
-          f"(sin llaves foráneas: {raw / floor_without_fks:.2f}×)")
-    print(f"  ruta masiva frente al piso (piso / ruta masiva):               {floor / path:.2f}×")
+
+    def path_of(run: tuple[float, dict, int]) -> float:
+        t = run[1]
+        return t["copy"] + t["validacion"] + t["upsert"] + t["commit"]
+
+    best = min(runs, key=path_of)
+    t, path, total = best[1], path_of(best), best[0]
+    paths = [path_of(r) for r in runs]
+    print(f"Entrada: {n:,} filas de atención (CSV de {len(data) / 1e6:.1f} MB) enviadas como el sistema de colas "
+          f"(RLS); mejor de {len(runs)}")
+    print(f"  piso de almacenamiento (COPY con la llave, los índices y las FK de sla_tickets) {floor:6.3f} s")
+    print(f"  ruta masiva: COPY {t['copy']:.3f} + validación {t['validacion']:.3f} + upsert {t['upsert']:.3f} + "
+          f"commit {t['commit']:.3f} = {path:6.3f} s (rango {min(paths):.3f}–{max(paths):.3f} s)")
+    print(f"  resúmenes diarios (SQL) {t['resumenes']:.3f} s; total con resúmenes {total:6.3f} s")
+    print(f"  RAZÓN piso / ruta masiva: {floor / path:.2f}× (meta ≥ 0.6×); con resúmenes: {floor / total:.2f}×")
+    print(f"  contexto: COPY crudo sin índices {raw:.3f} s; piso sin FK {floor_without_fks:.3f} s; "
+          f"reenvío idéntico {resend[0]:.3f} s ({resend[2]} filas guardadas)")
     await db.dispose()
 
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode import qrencoder
-from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
-from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -28,7 +27,16 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.lib.utils import simpleSplit
-from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from app.documents.pdf_pages import PageCountingCanvas
 from app.billing_reports.statement import (
@@ -55,6 +63,7 @@ CONTENT_W = PAGE_W - 2 * MARGIN
 ACCENT = colors.HexColor("#8a1538")  # the PCM's maroon
 GRID = colors.HexColor("#9a9a9a")
 HEAD_BG = colors.HexColor("#ece7ea")
+HISTORY = colors.HexColor("#3b6e8f")
 
 TABLE_HEADER = ["Ítem", "Clave", "Cantidad de\nla entidad", "Cantidad\ntotal", "Participación", "Importe"]
 TABLE_WIDTHS = [58 * mm, 34 * mm, 22 * mm, 22 * mm, 20 * mm, 22 * mm]
@@ -155,64 +164,106 @@ def _summary(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
     return [Paragraph("RESUMEN", st["h"]), _grid(rows, [120 * mm, 58 * mm], numeric_from=1, total_row=True)]
 
 
-def _category_chart(data: StatementData) -> Drawing:
+def _nice_step(top: float, ticks: int = 4) -> float:
+    """A round tick step (1, 2, 2.5 or 5 × 10^k) that covers ``top`` in about ``ticks`` steps."""
+    raw = max(top, 1.0) / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(f * magnitude for f in (1, 2, 2.5, 5, 10) if f * magnitude >= raw)
+
+
+class _BarChart(Flowable):
+    """A bar chart drawn straight on the canvas: title, axes, round ticks, bars and labels.
+
+    reportlab's chart widgets build and validate a tree of shapes per chart (two charts were a third of a
+    statement's layout time); the same picture from a few dozen canvas calls costs next to nothing. Values are
+    floats for plotting only: every figure printed comes from the Decimal amounts."""
+
+    def __init__(self, width: float, height: float, title: str, bars: list[tuple[str, float, colors.Color]], *,
+                 horizontal: bool, empty: str, bar_labels: bool = False) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        self.title, self.bars, self.horizontal, self.empty, self.bar_labels = title, bars, horizontal, empty, bar_labels
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:  # noqa: ARG002
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFillColor(colors.black)
+        c.setFont("Helvetica-Bold", 8)
+        c.drawString(0, self.height - 10, self.title)
+        if not self.bars:
+            c.setFont("Helvetica", 7.5)
+            c.drawString(0, self.height - 26, self.empty)
+            return
+        top = max(max(v for _l, v, _c in self.bars), 0.0)
+        step = _nice_step(top)
+        axis_max = step * max(math.ceil(top / step), 1)
+        ticks = [step * i for i in range(int(round(axis_max / step)) + 1)]
+        c.setLineWidth(0.5)
+        c.setStrokeColor(colors.black)
+        if self.horizontal:
+            self._horizontal(c, axis_max, ticks)
+        else:
+            self._vertical(c, axis_max, ticks)
+
+    def _horizontal(self, c, axis_max: float, ticks: list[float]) -> None:  # noqa: ANN001
+        x0, y0, pw, ph = 72, 8, self.width - 96, self.height - 26
+        band = ph / len(self.bars)
+        c.line(x0, y0, x0, y0 + ph)
+        c.line(x0, y0, x0 + pw, y0)
+        c.setFont("Helvetica", 6)
+        for t in ticks:
+            x = x0 + pw * t / axis_max
+            c.line(x, y0, x, y0 - 2)
+            c.drawCentredString(x, y0 - 8, f"{t:,.0f}")
+        for i, (label, value, color) in enumerate(self.bars):  # first bar on top
+            y = y0 + ph - (i + 1) * band
+            c.setFillColor(color)
+            c.rect(x0, y + band * 0.2, pw * max(value, 0) / axis_max, band * 0.6, stroke=0, fill=1)
+            c.setFillColor(colors.black)
+            c.setFont("Helvetica", 6.5)
+            c.drawRightString(x0 - 4, y + band / 2 - 2.3, label[:18])
+            if self.bar_labels:
+                c.setFont("Helvetica", 5.5)
+                c.drawString(x0 + pw * max(value, 0) / axis_max + 2, y + band / 2 - 2, f"{value:,.2f}")
+
+    def _vertical(self, c, axis_max: float, ticks: list[float]) -> None:  # noqa: ANN001
+        x0, y0, pw, ph = 34, 18, self.width - 40, self.height - 34
+        band = pw / len(self.bars)
+        c.line(x0, y0, x0 + pw, y0)
+        c.line(x0, y0, x0, y0 + ph)
+        c.setFont("Helvetica", 6)
+        for t in ticks:
+            y = y0 + ph * t / axis_max
+            c.line(x0, y, x0 - 2, y)
+            c.drawRightString(x0 - 4, y - 2, f"{t:,.0f}")
+        c.setFont("Helvetica", 5.5)
+        for i, (label, value, color) in enumerate(self.bars):
+            x = x0 + i * band
+            c.setFillColor(color)
+            c.rect(x + band * 0.2, y0, band * 0.6, ph * max(value, 0) / axis_max, stroke=0, fill=1)
+            c.setFillColor(colors.black)
+            c.saveState()
+            c.translate(x + band / 2 + 2, y0 - 3)
+            c.rotate(45)
+            c.drawRightString(0, -4, label)
+            c.restoreState()
+
+
+def _category_chart(data: StatementData) -> Flowable:
     items = category_totals(data.lines)
-    height = 30 + 14 * max(len(items), 1)
-    d = Drawing(CONTENT_W / 2 - 4, height)
-    d.add(String(0, height - 10, "Costos comunes por categoría (S/)", fontName="Helvetica-Bold", fontSize=8))
-    if not items:
-        d.add(String(0, height - 26, "Sin costos comunes en el periodo.", fontName="Helvetica", fontSize=7.5))
-        return d
-    chart = HorizontalBarChart()
-    chart.x, chart.y = 72, 8
-    chart.width, chart.height = CONTENT_W / 2 - 100, height - 26
-    # Plotting only: the figures printed anywhere come from the Decimal amounts, never from these floats.
-    chart.data = [[float(amount) for _label, amount in reversed(items)]]
-    chart.categoryAxis.categoryNames = [label[:18] for label, _ in reversed(items)]
-    chart.categoryAxis.labels.fontName = "Helvetica"
-    chart.categoryAxis.labels.fontSize = 6.5
-    chart.valueAxis.labels.fontName = "Helvetica"
-    chart.valueAxis.labels.fontSize = 6
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
-    chart.bars[0].fillColor = ACCENT
-    chart.barLabelFormat = lambda v: f"{v:,.2f}"
-    chart.barLabels.fontName = "Helvetica"
-    chart.barLabels.fontSize = 5.5
-    chart.barLabels.boxAnchor = "w"
-    chart.barLabels.dx = 2
-    d.add(chart)
-    return d
+    return _BarChart(CONTENT_W / 2 - 4, 30 + 14 * max(len(items), 1), "Costos comunes por categoría (S/)",
+                     [(label, float(amount), ACCENT) for label, amount in items], horizontal=True,
+                     empty="Sin costos comunes en el periodo.", bar_labels=True)
 
 
-def _history_chart(data: StatementData) -> Drawing:
+def _history_chart(data: StatementData) -> Flowable:
     history = list(data.history)[-12:]
-    height = 30 + 14 * max(len(category_totals(data.lines)), 1)
-    d = Drawing(CONTENT_W / 2 - 4, height)
-    d.add(String(0, height - 10, "Total de la entidad, últimos 12 meses (S/)", fontName="Helvetica-Bold",
-                 fontSize=8))
-    if not history:
-        d.add(String(0, height - 26, "Sin periodos anteriores.", fontName="Helvetica", fontSize=7.5))
-        return d
-    chart = VerticalBarChart()
-    chart.x, chart.y = 34, 18
-    chart.width, chart.height = CONTENT_W / 2 - 44, height - 34
-    chart.data = [[float(m.amount) for m in history]]  # plotting only
-    chart.categoryAxis.categoryNames = [mes_corto(m.start) for m in history]
-    chart.categoryAxis.labels.fontName = "Helvetica"
-    chart.categoryAxis.labels.fontSize = 5.5
-    chart.categoryAxis.labels.angle = 45
-    chart.categoryAxis.labels.boxAnchor = "ne"
-    chart.valueAxis.labels.fontName = "Helvetica"
-    chart.valueAxis.labels.fontSize = 6
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
-    chart.bars[0].fillColor = colors.HexColor("#3b6e8f")
-    for i, m in enumerate(history):
-        if m.start == data.period_start:
-            chart.bars[(0, i)].fillColor = ACCENT
-    d.add(chart)
-    return d
+    return _BarChart(CONTENT_W / 2 - 4, 30 + 14 * max(len(category_totals(data.lines)), 1),
+                     "Total de la entidad, últimos 12 meses (S/)",
+                     [(mes_corto(m.start), float(m.amount), ACCENT if m.start == data.period_start else HISTORY)
+                      for m in history], horizontal=False, empty="Sin periodos anteriores.")
 
 
 def _charts(data: StatementData, st: dict[str, ParagraphStyle]) -> list:

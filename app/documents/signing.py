@@ -28,6 +28,7 @@ import io
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,31 @@ class SealingIdentity:
     def validation_context(self) -> ValidationContext:
         """The context pyHanko validates the seal (and the TSA) in before signing, and whose certificates,
         CRLs and OCSP answers it embeds in the DSS: a real seal fetches them from the CA (CRL distribution
-        points, OCSP); the demo seal uses the demo CA's own CRL, refreshed when it nears its next update."""
+        points, OCSP); the demo seal uses the demo CA's own CRL, refreshed when it nears its next update.
+
+        Built once per thread and reused for VALIDATION_CONTEXT_SECONDS (a batch of statements validates the
+        same chain and fetches the same CRLs and OCSP answers once, not once per document); the demo seal's
+        context is rebuilt as soon as its CRL file changes (a revocation is seen at once)."""
+        stamp = self._crl_stamp()
+        cache = _validation_contexts.__dict__.setdefault("by_identity", {})
+        hit = cache.get(id(self))
+        now = time.monotonic()
+        if hit is not None and hit[0] is self and hit[1] == stamp and now - hit[2] < VALIDATION_CONTEXT_SECONDS:
+            return hit[3]
+        context = self._new_validation_context()
+        cache[id(self)] = (self, self._crl_stamp(), now, context)
+        return context
+
+    def _crl_stamp(self) -> tuple[int, int] | None:
+        if self.demo_dir is None:
+            return None
+        try:
+            info = (self.demo_dir / "demo-ca.crl").stat()
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def _new_validation_context(self) -> ValidationContext:
         roots = list(self.validation_roots or self.chain_roots)
         if self.demo_dir is not None:
             return ValidationContext(trust_roots=roots, other_certs=list(self.other_certs),
@@ -116,6 +141,8 @@ class SealingIdentity:
                                  revocation_mode="hard-fail")
 
 
+VALIDATION_CONTEXT_SECONDS = 300
+_validation_contexts = threading.local()  # pyHanko's context and its fetchers are not shared across threads
 _identity_lock = threading.Lock()
 _identity_cache: dict[tuple, SealingIdentity] = {}
 

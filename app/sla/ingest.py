@@ -1,11 +1,12 @@
 """Ingest of attention events: one bulk path for the API, the CSV upload and ``mac sla import``.
 
 1. **COPY** the rows, as text, into a temporary staging table (``ON COMMIT DROP``) with their line numbers.
-2. **Set-based validation**: each rule is one SQL condition over the whole staging table; the failures become
-   the row report (line, field, Spanish reason) and those lines are removed.
-3. **Upsert** the remaining rows into the event table with ``INSERT ... ON CONFLICT``; a row that is already
-   stored with the same values is not rewritten (``WHERE ... IS DISTINCT FROM``), so re-sending the same
-   events changes nothing (idempotent).
+2. **Set-based validation** in one pass: each rule is one SQL condition over the whole staging table, and the
+   timestamps are parsed once, into a typed temporary table with a ``broken`` flag per line; the broken lines
+   become the row report (line, field, Spanish reason).
+3. **Upsert** the good rows of the typed table into the event table with ``INSERT ... ON CONFLICT``; a row
+   that is already stored with the same values is not rewritten (``WHERE ... IS DISTINCT FROM``), so
+   re-sending the same events changes nothing (idempotent).
 4. **Rollups** of the (entity, day) pairs touched are recomputed (:func:`app.sla.rollups.refresh`).
 
 Everything happens in the caller's transaction: a database failure rolls the whole batch back, so nothing is
@@ -217,9 +218,9 @@ WITH src AS (
          CAST(:centre AS uuid) AS centre_id, btrim(s.ticket) AS ticket_id,
          coalesce(nullif(btrim(s.segmento), ''), '1')::smallint AS segment, e.id AS entity_id,
          btrim(s.servicio) AS service_code, nullif(btrim(s.modulo), '') AS module_code,
-         nullif(btrim(s.asesor), '') AS advisor, btrim(s.emitido)::timestamptz AS issued_at,
-         nullif(btrim(s.llamado), '')::timestamptz AS called_at, nullif(btrim(s.inicio), '')::timestamptz AS started_at,
-         nullif(btrim(s.fin), '')::timestamptz AS ended_at,
+         nullif(btrim(s.asesor), '') AS advisor, s.t_emitido AS issued_at,
+         s.t_llamado AS called_at, s.t_inicio AS started_at,
+         s.t_fin AS ended_at,
          CASE lower(btrim(s.resultado)) WHEN 'atendido' THEN 'attended' WHEN 'abandonado' THEN 'abandoned'
               ELSE 'transferred' END AS outcome
   FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
@@ -244,7 +245,7 @@ RETURNING t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
 """,
     "marcaciones": """
 INSERT INTO sla_clock_ins (id, centre_id, entity_id, module_code, advisor, at)
-SELECT gen_random_uuid(), CAST(:centre AS uuid), e.id, btrim(s.modulo), btrim(s.asesor), btrim(s.hora)::timestamptz
+SELECT gen_random_uuid(), CAST(:centre AS uuid), e.id, btrim(s.modulo), btrim(s.asesor), s.t_hora
 FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
 ON CONFLICT (centre_id, module_code, advisor, at) DO NOTHING
 RETURNING entity_id, (at AT TIME ZONE 'America/Lima')::date
@@ -253,7 +254,7 @@ RETURNING entity_id, (at AT TIME ZONE 'America/Lima')::date
 WITH src AS (
   SELECT DISTINCT ON (btrim(s.encuesta)) gen_random_uuid() AS id, CAST(:centre AS uuid) AS centre_id,
          btrim(s.encuesta) AS survey_id, e.id AS entity_id, btrim(s.servicio) AS service_code,
-         btrim(s.hora)::timestamptz AS at, btrim(s.puntaje)::smallint AS score
+         s.t_hora AS at, btrim(s.puntaje)::smallint AS score
   FROM {stage} s JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
   ORDER BY btrim(s.encuesta), s.line DESC
 )
@@ -268,8 +269,8 @@ RETURNING a.entity_id, (a.at AT TIME ZONE 'America/Lima')::date
     "interrupciones": """
 WITH src AS (
   SELECT DISTINCT ON (btrim(s.interrupcion)) gen_random_uuid() AS id, CAST(:centre AS uuid) AS centre_id,
-         btrim(s.interrupcion) AS external_id, e.id AS entity_id, btrim(s.inicio)::timestamptz AS started_at,
-         btrim(s.fin)::timestamptz AS ended_at, btrim(s.causa) AS cause,
+         btrim(s.interrupcion) AS external_id, e.id AS entity_id, s.t_inicio AS started_at,
+         s.t_fin AS ended_at, btrim(s.causa) AS cause,
          lower(btrim(s.atribuible_a)) AS attributable_to, now() AS created_at
   FROM {stage} s LEFT JOIN sla_ref_entities e ON e.ruc = btrim(s.ruc_entidad)
   ORDER BY btrim(s.interrupcion), s.line DESC
@@ -294,13 +295,13 @@ PREVIOUS_DAYS = {
 SELECT DISTINCT t.entity_id, (t.issued_at AT TIME ZONE 'America/Lima')::date
 FROM sla_tickets t JOIN {stage} s ON t.centre_id = :centre AND t.ticket_id = btrim(s.ticket)
   AND t.segment = coalesce(nullif(btrim(s.segmento), ''), '1')::smallint
-WHERE t.issued_at <> btrim(s.emitido)::timestamptz
+WHERE t.issued_at <> s.t_emitido
    OR t.entity_id <> (SELECT e.id FROM sla_ref_entities e WHERE e.ruc = btrim(s.ruc_entidad))
 """,
     "encuestas": """
 SELECT DISTINCT a.entity_id, (a.at AT TIME ZONE 'America/Lima')::date
 FROM sla_survey_answers a JOIN {stage} s ON a.centre_id = :centre AND a.survey_id = btrim(s.encuesta)
-WHERE a.at <> btrim(s.hora)::timestamptz OR a.entity_id <> (SELECT e.id FROM sla_ref_entities e WHERE e.ruc = btrim(s.ruc_entidad))
+WHERE a.at <> s.t_hora OR a.entity_id <> (SELECT e.id FROM sla_ref_entities e WHERE e.ruc = btrim(s.ruc_entidad))
 """,
     "interrupciones": """
 SELECT i.entity_id, i.started_at, i.ended_at
@@ -340,23 +341,30 @@ async def _create_stage(session: AsyncSession, kind: Kind) -> str:
     return stage
 
 
+# YYYY-MM-DDTHH:MM:SS, optional fraction of 1 to 6 digits, and an offset (checked to be -05:00), digits as 9.
+QUICK_SHAPES = "{" + ",".join(f"9999-99-99T99:99:99{'.' + '9' * n if n else ''}-99:99" for n in range(7)) + "}"
+
+
 def _checked(kind: Kind, stage: str, *, quick: bool) -> str:
     """The staging rows with each timestamp column parsed once into ``t_<column>`` (NULL: missing or not valid).
 
     Valid means ``sla_is_timestamp`` (ISO-8601 with a UTC offset, a real date and time). That exact check
     costs ~3 µs a value; with ``quick`` the shape nearly every Peruvian queue system sends
-    (``YYYY-MM-DDTHH:MM:SS[.ffffff]-05:00``) is accepted instead when PostgreSQL parses it and writes it back
-    character for character, which proves the same thing (digits where digits go; no hour 24, no second 60,
-    no 30 February) for half the cost; any other shape still gets the exact check. The write-back raises
-    on an impossible date of that shape, so ``quick`` is tried inside a savepoint and redone without it.
-    OFFSET 0 keeps the planner from inlining the subquery into every rule that uses it.
+    (``YYYY-MM-DDTHH:MM:SS[.ffffff]-05:00``, digits where digits go, hour below 24 and second below 60) is
+    parsed directly, which proves the same thing in one parse: any other field out of range (month 13, minute
+    60, 30 February) makes PostgreSQL raise, so ``quick`` is tried inside a savepoint and redone without it.
+    Any other shape still gets the exact check. OFFSET 0 keeps the planner from inlining the subquery into
+    every rule that uses it.
     """
     trimmed = ", ".join(f"btrim(s.{c}) AS b_{c}" for c in kind.timestamps)
     parsed = []
     for c in kind.timestamps:
-        v, local = f"s.b_{c}", f"left(s.b_{c}, length(s.b_{c}) - 6)"
-        shape = (f"{v} LIKE '____-__-__T__:__:__%-05:00' AND (length({v}) = 25 OR length({v}) BETWEEN 27 AND 32 "
-                 f"AND substr({v}, 20, 1) = '.') AND {local}::timestamp::text = replace({local}, 'T', ' ')")
+        v = f"s.b_{c}"
+        # PostgreSQL reads hour 24 as the next midnight and second 60 as the next minute: those go to the
+        # exact check (which refuses them); any other field out of range makes the parse raise.
+        shape = (f"right({v}, 6) = '-05:00' AND translate({v}, '0123456789', '9999999999') = ANY "
+                 f"('{QUICK_SHAPES}'::text[]) AND substr({v}, 12, 2) COLLATE \"C\" < '24' "
+                 f"AND substr({v}, 18, 2) COLLATE \"C\" < '60'")
         exact = f"WHEN sla_is_timestamp({v}) THEN {v}::timestamptz"
         parsed.append(f"CASE {f'WHEN {shape} THEN {v}::timestamptz ' if quick else ''}{exact} END AS t_{c}")
     return (f"(SELECT s.*, {', '.join(parsed)} FROM (SELECT s.*, {trimmed} FROM {stage} s OFFSET 0) s OFFSET 0) s"
@@ -372,29 +380,35 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
                               only_ruc: str | None, total: int, line_offset: int = 0) -> IngestReport:
     params = {"centre": centre_id, "only_ruc": only_ruc}
     clock = time.perf_counter()
-    # De-duplicating a 50,000-row batch sorts ~12 MB: keep it in memory, for this transaction only. The date
-    # style fixes how a parsed timestamp is written back (the quick timestamp check compares that text).
+    # De-duplicating a 50,000-row batch sorts ~12 MB: keep it in memory, for this transaction only.
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
-    await session.execute(text("SET LOCAL DateStyle = 'ISO, MDY'"))
     await _create_references(session, centre_id)
     where_broken = " OR ".join(f"({cond})" for _f, cond, _r in kind.rules)
+    typed = f"{stage}_tipada"
 
-    async def broken_lines(quick: bool) -> Sequence[int]:
-        return (await session.scalars(text(
-            f"SELECT s.line FROM {_checked(kind, stage, quick=quick)} WHERE {where_broken}"), params)).all()
+    async def check(quick: bool) -> None:
+        # One pass over the batch: every timestamp parsed once, every rule evaluated, into a typed table the
+        # upsert reads (no second parse, no deletion of the broken lines). A good row yields broken = false.
+        await session.execute(text(f"DROP TABLE IF EXISTS {typed}"))
+        kept = ", ".join(["s.line", *(f"s.{c}" for c in kind.columns if c not in kind.timestamps),
+                          *(f"s.t_{c}" for c in kind.timestamps)])
+        await session.execute(text(
+            f"CREATE TEMP TABLE {typed} ON COMMIT DROP AS SELECT {kept}, coalesce({where_broken}, false) AS broken "
+            f"FROM {_checked(kind, stage, quick=quick)}"), params)
 
-    # First the lines that break any rule, in one pass that yields nothing for a good row; then the reasons,
-    # rule by rule, only for those lines (a file is usually clean, and a row per rule per line is costly).
     try:
         async with session.begin_nested():
-            bad = await broken_lines(quick=True)
+            await check(quick=True)
     except DBAPIError as error:
         if not _is_data_exception(error):
             raise
-        # A value in the common shape that is no real date or time (30 February): the exact check finds it.
-        bad = await broken_lines(quick=False)
+        # A value in the common shape that is no real date (30 February): the exact check finds it.
+        await check(quick=False)
+    bad = (await session.scalars(text(f"SELECT line FROM {typed} WHERE broken"))).all()
     rows: Sequence = ()
     if bad:
+        # The reasons, rule by rule, only for the broken lines (a file is usually clean, and a row per rule
+        # per line is costly).
         checks = ",\n".join(f"(CASE WHEN {cond} THEN ({reason})::text END, '{fld}')"
                             for fld, cond, reason in kind.rules)
         rows = (await session.execute(text(
@@ -402,16 +416,16 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
             f"LATERAL (VALUES {checks}) v(reason, field) "
             f"WHERE s.line = ANY(:bad) AND v.reason IS NOT NULL ORDER BY s.line, v.field"),
             {**params, "bad": list(bad)})).all()
-        await session.execute(text(f"DELETE FROM {stage} WHERE line = ANY(:bad)"), {"bad": list(bad)})
     errors = [RowError(int(line) + line_offset, fld, reason) for line, fld, reason in rows]
     validated = time.perf_counter()
+    good = f"(SELECT * FROM {typed} WHERE NOT broken)"
     pairs: set[tuple[uuid.UUID | None, date]] = set()
     if kind.name in PREVIOUS_DAYS:
-        previous = (await session.execute(text(PREVIOUS_DAYS[kind.name].format(stage=stage)), params)).all()
+        previous = (await session.execute(text(PREVIOUS_DAYS[kind.name].format(stage=good)), params)).all()
         pairs |= _pairs(kind, previous)
     # The upsert reports what it changed per (entity, day) (per interruption for interruptions), not per row.
     changed = (await session.execute(text(
-        f"WITH changed AS ({UPSERTS[kind.name].format(stage=stage)}) "
+        f"WITH changed AS ({UPSERTS[kind.name].format(stage=good)}) "
         f"SELECT *, count(*) FROM changed GROUP BY {', '.join(map(str, range(1, _returned(kind) + 1)))}"),
         params)).all()
     pairs |= _pairs(kind, [row[:-1] for row in changed])
@@ -421,7 +435,7 @@ async def _validate_and_store(session: AsyncSession, kind: Kind, stage: str, cen
     upserted = time.perf_counter()
     if pairs:
         report.days_refreshed = await rollups.refresh(session, centre_id, pairs)
-    await session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    await session.execute(text(f"DROP TABLE IF EXISTS {typed}, {stage}"))
     report.timings = {"validacion": validated - clock, "upsert": upserted - validated,
                       "resumenes": time.perf_counter() - upserted}
     return report

@@ -13,20 +13,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, TenantContext
 from app.sla.calendar import LIMA, Calendar, OpeningHours
 from app.sla.indicators import (
     DEFAULT_TOLERANCE_MINUTES,
+    HISTOGRAM_BUCKET_MINUTES,
+    HISTOGRAM_BUCKETS,
     ClockIn,
     Interruption,
-    Segment,
-    ServiceLimit,
-    Survey,
     tally_entity_days,
-    tally_service_days,
 )
 from app.sla.models import (
     Ans,
@@ -37,7 +35,6 @@ from app.sla.models import (
     InterruptionRow,
     ModuleAssignment,
     NonWorkingDay,
-    ServiceLimitRow,
     SurveyAnswer,
     TicketSegment,
 )
@@ -84,38 +81,112 @@ async def refresh(session: AsyncSession, centre_id: uuid.UUID,
     if not by_entity:
         return 0
     calendar = await load_calendar(session, centre_id)
+    await _refresh_service_days(session, centre_id, by_entity, calendar)
     done = 0
     for entity_id, days in by_entity.items():
-        done += await _refresh_entity(session, centre_id, entity_id, sorted(days), calendar)
+        done += await _refresh_entity_days(session, centre_id, entity_id, sorted(days), calendar)
     return done
 
 
-async def _refresh_entity(session: AsyncSession, centre_id: uuid.UUID, entity_id: uuid.UUID, days: list[date],
-                          calendar: Calendar) -> int:
+def _histogram_sql() -> str:
+    width = HISTOGRAM_BUCKET_MINUTES * 60
+    bucket = (f"least(floor(extract(epoch FROM greatest(called_at - issued_at, interval '0')) / {width}),"
+              f" {HISTOGRAM_BUCKETS - 1})")
+    return "ARRAY[" + ", ".join(f"count(*) FILTER (WHERE waited AND {bucket} = {b})"
+                                for b in range(HISTOGRAM_BUCKETS)) + "]::int[]"
+
+
+# The ticket and survey tallies of every (entity, day) asked for, in one statement: the same rules as
+# app.sla.indicators.tally_service_days (which stays the definition, and the tests compare both), computed
+# where the rows are instead of loading every ticket into Python. Working days come from the calendar
+# (Python); the limit in force is the latest valid_from not after the day; a segment is excluded when an
+# interruption attributable to the administering entity, loaded for the entity's range of days as before,
+# overlaps [issued, end] (end = ended, else called, else issued; a zero-length segment when it falls inside).
+SERVICE_DAYS_SQL = f"""
+WITH pairs AS (
+  SELECT p.entity_id, p.day FROM unnest(CAST(:entities AS uuid[]), CAST(:days AS date[])) AS p(entity_id, day)
+), ranges AS (
+  SELECT entity_id, (min(day)::timestamp AT TIME ZONE 'America/Lima') AS lo,
+         ((max(day) + 1)::timestamp AT TIME ZONE 'America/Lima') AS hi
+  FROM pairs GROUP BY entity_id
+), wanted AS (
+  SELECT entity_id, day, (day::timestamp AT TIME ZONE 'America/Lima') AS lo,
+         ((day + 1)::timestamp AT TIME ZONE 'America/Lima') AS hi
+  FROM pairs WHERE day = ANY(CAST(:working AS date[]))
+), limits AS (
+  SELECT DISTINCT ON (w.entity_id, w.day, l.service_code) w.entity_id, w.day, l.service_code, l.counts,
+         make_interval(mins => l.max_wait_minutes) AS max_wait,
+         make_interval(mins => l.max_attention_minutes) AS max_attention
+  FROM wanted w JOIN sla_service_limits l
+    ON l.centre_id = :centre AND l.entity_id = w.entity_id AND l.valid_from <= w.day
+  ORDER BY w.entity_id, w.day, l.service_code, l.valid_from DESC
+), admin AS (
+  SELECT r.entity_id AS for_entity, i.started_at, i.ended_at
+  FROM ranges r JOIN sla_interruptions i
+    ON i.centre_id = :centre AND i.attributable_to = 'administradora'
+   AND (i.entity_id IS NULL OR i.entity_id = r.entity_id) AND i.started_at < r.hi AND i.ended_at > r.lo
+), segments AS (
+  SELECT w.entity_id, t.service_code, w.day, t.outcome, t.issued_at, t.called_at, t.started_at, t.ended_at,
+         lim.max_wait, lim.max_attention,
+         EXISTS (SELECT 1 FROM admin a WHERE a.for_entity = w.entity_id AND CASE
+                   WHEN coalesce(t.ended_at, t.called_at, t.issued_at) = t.issued_at
+                   THEN a.started_at <= t.issued_at AND t.issued_at < a.ended_at
+                   ELSE a.started_at < coalesce(t.ended_at, t.called_at, t.issued_at) AND t.issued_at < a.ended_at
+                 END) AS excluded
+  FROM wanted w
+  JOIN sla_tickets t ON t.centre_id = :centre AND t.entity_id = w.entity_id AND t.issued_at >= w.lo
+                    AND t.issued_at < w.hi
+  JOIN limits lim ON lim.entity_id = w.entity_id AND lim.day = w.day AND lim.service_code = t.service_code
+                 AND lim.counts
+), flagged AS (
+  SELECT *, NOT excluded AND outcome <> 'abandoned' AS attended,
+         NOT excluded AND outcome <> 'abandoned' AND called_at IS NOT NULL AS waited
+  FROM segments
+), tickets AS (
+  SELECT entity_id, service_code, day,
+         count(*) FILTER (WHERE NOT excluded) AS issued,
+         count(*) FILTER (WHERE NOT excluded AND outcome = 'abandoned') AS abandoned,
+         count(*) FILTER (WHERE waited) AS waits,
+         count(*) FILTER (WHERE waited AND called_at - issued_at <= max_wait) AS waits_ok,
+         count(*) FILTER (WHERE attended AND started_at IS NOT NULL AND ended_at IS NOT NULL) AS handled,
+         count(*) FILTER (WHERE attended AND ended_at - started_at <= max_attention) AS handled_ok,
+         count(*) FILTER (WHERE excluded) AS excluded,
+         {_histogram_sql()} AS wait_histogram
+  FROM flagged GROUP BY entity_id, service_code, day
+), surveys AS (
+  SELECT w.entity_id, a.service_code, w.day, count(*) AS surveys, count(*) FILTER (WHERE a.score >= 4) AS surveys_ok
+  FROM wanted w JOIN sla_survey_answers a ON a.centre_id = :centre AND a.entity_id = w.entity_id
+                                          AND a.at >= w.lo AND a.at < w.hi
+  GROUP BY w.entity_id, a.service_code, w.day
+)
+INSERT INTO sla_daily_service (centre_id, entity_id, service_code, day, issued, abandoned, waits, waits_ok,
+                               handled, handled_ok, surveys, surveys_ok, excluded, wait_histogram)
+SELECT :centre, entity_id, service_code, day, coalesce(t.issued, 0), coalesce(t.abandoned, 0),
+       coalesce(t.waits, 0), coalesce(t.waits_ok, 0), coalesce(t.handled, 0), coalesce(t.handled_ok, 0),
+       coalesce(s.surveys, 0), coalesce(s.surveys_ok, 0), coalesce(t.excluded, 0),
+       coalesce(t.wait_histogram, array_fill(0, ARRAY[{HISTOGRAM_BUCKETS}]))
+FROM tickets t FULL JOIN surveys s USING (entity_id, service_code, day)
+"""
+
+
+async def _refresh_service_days(session: AsyncSession, centre_id: uuid.UUID,
+                                by_entity: dict[uuid.UUID, set[date]], calendar: Calendar) -> None:
+    entities = [e for e, days in by_entity.items() for _d in days]
+    days = [d for _e, ds in by_entity.items() for d in ds]
+    working = sorted({d for d in days if calendar.is_working_day(d)})
+    params = {"centre": centre_id, "entities": entities, "days": days, "working": working}
+    await session.execute(text(
+        "DELETE FROM sla_daily_service r USING unnest(CAST(:entities AS uuid[]), CAST(:days AS date[])) "
+        "AS p(entity_id, day) WHERE r.centre_id = :centre AND r.entity_id = p.entity_id AND r.day = p.day"),
+        params)
+    await session.execute(text(SERVICE_DAYS_SQL), params)
+
+
+async def _refresh_entity_days(session: AsyncSession, centre_id: uuid.UUID, entity_id: uuid.UUID,
+                               days: list[date], calendar: Calendar) -> int:
     start, end = days[0], days[-1]
     lo, hi = lima_start(start), lima_start(end + timedelta(days=1))
     wanted = set(days)
-
-    limit_rows = (await session.execute(
-        select(ServiceLimitRow.service_code, ServiceLimitRow.max_wait_minutes, ServiceLimitRow.max_attention_minutes,
-               ServiceLimitRow.counts, ServiceLimitRow.valid_from)
-        .where(ServiceLimitRow.centre_id == centre_id, ServiceLimitRow.entity_id == entity_id))).all()
-    limits: dict[str, list[ServiceLimit]] = defaultdict(list)
-    for code, wait, attention, counts, valid_from in limit_rows:
-        limits[code].append(ServiceLimit(code, wait, attention, counts, valid_from))
-
-    t = TicketSegment
-    segment_rows = (await session.execute(
-        select(t.ticket_id, t.service_code, t.issued_at, t.outcome, t.called_at, t.started_at, t.ended_at, t.segment,
-               t.module_code)
-        .where(t.centre_id == centre_id, t.entity_id == entity_id, t.issued_at >= lo, t.issued_at < hi))).all()
-    segments = [Segment(r[0], entity_id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in segment_rows]
-
-    survey_rows = (await session.execute(
-        select(SurveyAnswer.service_code, SurveyAnswer.at, SurveyAnswer.score)
-        .where(SurveyAnswer.centre_id == centre_id, SurveyAnswer.entity_id == entity_id, SurveyAnswer.at >= lo,
-               SurveyAnswer.at < hi))).all()
-    surveys = [Survey(entity_id, code, at, score) for code, at, score in survey_rows]
 
     i = InterruptionRow
     interruption_rows = (await session.execute(
@@ -129,41 +200,33 @@ async def _refresh_entity(session: AsyncSession, centre_id: uuid.UUID, entity_id
         select(m.module_code, m.valid_from, m.valid_to)
         .where(m.centre_id == centre_id, m.entity_id == entity_id, m.valid_from <= end,
                or_(m.valid_to.is_(None), m.valid_to >= start)))).all()
-    clock_rows = (await session.execute(
-        select(ClockInRow.module_code, ClockInRow.at)
-        .where(ClockInRow.centre_id == centre_id, ClockInRow.entity_id == entity_id, ClockInRow.at >= lo,
-               ClockInRow.at < hi))).all()
-    clock_ins = [ClockIn(entity_id, code, at) for code, at in clock_rows]
-    tolerance = await tolerance_for(session, centre_id, entity_id)
-
-    service_days = tally_service_days(segments, surveys, limits, calendar, interruptions)
     entity_days: dict = {}
-    for day in days:
-        # Module assignments are effective-dated: each day with the modules assigned that day.
-        assigned = [(entity_id, code) for code, valid_from, valid_to in module_rows
-                    if valid_from <= day and (valid_to is None or valid_to >= day)]
-        entity_days.update(tally_entity_days(assigned, clock_ins, interruptions, calendar, day, day, tolerance))
+    if module_rows or any(r.attributable_to == "entidad" for r in interruptions):
+        # Only the first clock-in of a (module, local day) matters (puntualidad, ocupabilidad).
+        local_day = func.date(func.timezone("America/Lima", ClockInRow.at))
+        clock_rows = (await session.execute(
+            select(ClockInRow.module_code, func.min(ClockInRow.at))
+            .where(ClockInRow.centre_id == centre_id, ClockInRow.entity_id == entity_id, ClockInRow.at >= lo,
+                   ClockInRow.at < hi)
+            .group_by(ClockInRow.module_code, local_day))).all()
+        clock_ins = [ClockIn(entity_id, code, at) for code, at in clock_rows]
+        tolerance = await tolerance_for(session, centre_id, entity_id)
+        for day in days:
+            # Module assignments are effective-dated: each day with the modules assigned that day.
+            assigned = [(entity_id, code) for code, valid_from, valid_to in module_rows
+                        if valid_from <= day and (valid_to is None or valid_to >= day)]
+            entity_days.update(tally_entity_days(assigned, clock_ins, interruptions, calendar, day, day,
+                                                 tolerance))
 
-    await session.execute(delete(DailyServiceRollup).where(
-        DailyServiceRollup.centre_id == centre_id, DailyServiceRollup.entity_id == entity_id,
-        DailyServiceRollup.day.in_(days)))
     await session.execute(delete(DailyEntityRollup).where(
         DailyEntityRollup.centre_id == centre_id, DailyEntityRollup.entity_id == entity_id,
         DailyEntityRollup.day.in_(days)))
-    service_values = [
-        {"centre_id": centre_id, "entity_id": entity_id, "service_code": service, "day": day,
-         "issued": c.issued, "abandoned": c.abandoned, "waits": c.waits, "waits_ok": c.waits_ok,
-         "handled": c.handled, "handled_ok": c.handled_ok, "surveys": c.surveys, "surveys_ok": c.surveys_ok,
-         "excluded": c.excluded, "wait_histogram": c.wait_histogram}
-        for (_e, service, day), c in service_days.items() if day in wanted]
     entity_values = [
         {"centre_id": centre_id, "entity_id": entity_id, "day": day, "module_days": c.module_days,
          "module_days_occupied": c.module_days_occupied, "module_days_checked": c.module_days_checked,
          "module_days_punctual": c.module_days_punctual, "interruption_seconds": c.interruption_seconds,
          "interruptions": c.interruptions}
         for (_e, day), c in entity_days.items() if day in wanted]
-    if service_values:
-        await session.execute(insert(DailyServiceRollup), service_values)
     if entity_values:
         await session.execute(insert(DailyEntityRollup), entity_values)
     return len(days)

@@ -77,6 +77,9 @@ async def test_good_rows_are_stored_and_each_bad_row_is_reported_with_line_field
     ("2025-03-03T09:00:00.1234567-05:00", False),  # more than microseconds
     ("2025-02-29T09:00:00-05:00", False),  # 2025 is not a leap year: the quick check fails, the exact one reports
     ("2025-03-03T9:00:00-05:00", False),
+    ("2025-13-03T09:00:00-05:00", False),  # the common shape out of range: the parse raises, the exact check reports
+    ("2025-03-03T09:60:00-05:00", False),
+    ("2025-04-31T09:00:00-05:00", False),
     ("2025-03-0aT09:00:00-05:00", False),
 ])
 async def test_a_time_is_valid_only_as_iso_8601_with_its_offset_and_a_real_date_and_time(db, world, issued, valid):
