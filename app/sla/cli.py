@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -65,6 +66,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not report.errors else 1
 
 
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"Error: {option} debe ser una fecha AAAA-MM-DD (se recibió «{value}»).") from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Print the calculator's input document (``mac sla compliance``) for a centre and range, from stored data."""
+    from app.errors import DomainError
+    from app.sla.export import export_centre
+
+    start, end = _day(args.desde, "--desde"), _day(args.hasta, "--hasta")
+
+    async def go(db):  # noqa: ANN001, ANN202
+        return await export_centre(db, centre_code=args.centro, start=start, end=end, ruc=args.ruc)
+
+    try:
+        case = _run(go)
+    except DomainError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 2
+    json.dump(case, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recompute the daily rollups from the events (all centres, or one; a date range if given)."""
     from datetime import date
@@ -94,6 +122,12 @@ def register(subparsers) -> None:  # noqa: ANN001
     imp.add_argument("--tipo", default="atenciones",
                      choices=("atenciones", "marcaciones", "encuestas", "interrupciones"))
     imp.set_defaults(func=cmd_import)
+    exp = sub.add_parser("export", help="exporta un centro y rango como entrada de «mac sla compliance» (JSON)")
+    exp.add_argument("--centro", required=True, help="código del centro (p. ej. MAC-CALLAO)")
+    exp.add_argument("--desde", required=True, help="AAAA-MM-DD (incluido)")
+    exp.add_argument("--hasta", required=True, help="AAAA-MM-DD (incluido)")
+    exp.add_argument("--ruc", help="solo esta entidad (RUC)")
+    exp.set_defaults(func=cmd_export)
     reb = sub.add_parser("rebuild", help="recalcula los resúmenes diarios desde los eventos")
     reb.add_argument("--centro", help="solo este centro (código)")
     reb.add_argument("--desde", help="AAAA-MM-DD")
