@@ -1,0 +1,4 @@
+"""Connectors to the systems the centres actually run: queue databases, the national «detalle de atenciones»
+export, biometric clocks (ZKTeco) and MAC Express. Each turns its source's rows into the platform's events
+and hands them to the one ingest path (:mod:`app.sla.ingest`), so validation, storage and rollups are shared.
+"""
