@@ -55,6 +55,13 @@ def _months(today: date) -> tuple[date, date]:
 
 async def load_demo(db: Database, volumes: dict[str, int] | None = None) -> list[str]:
     """Load the synthetic data once; ``volumes`` (centre code → attentions a month) overrides the defaults."""
+    from app.sla.express_demo import load_express_demo
+
+    express = await load_express_demo(db)
+    return [*await _load_queue_demo(db, volumes), *express]
+
+
+async def _load_queue_demo(db: Database, volumes: dict[str, int] | None = None) -> list[str]:
     volumes = volumes or VOLUMES
     started = clock.monotonic()
     ctx = TenantContext.system()

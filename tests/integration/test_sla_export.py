@@ -130,3 +130,18 @@ def test_the_command_prints_a_document_the_calculator_reads(demo_db, settings: S
                             "--desde", first.isoformat(), "--hasta", last.isoformat()],
                            capture_output=True, text=True, env=env, timeout=300)
     assert wrong.returncode == 2 and "No existe un centro con código NO-EXISTE" in wrong.stderr
+
+
+async def test_the_demo_mac_express_points_have_synthetic_attentions_on_their_own_board(demo_db):
+    from app.sla import express
+
+    first, _last = previous_month()
+    sgp = Actor(role="supervisor_sgp", entity_id=None)
+    centres = await express.express_centres(demo_db, sgp, ip=None)
+    assert sorted(c.code for c in centres) == ["MACX-ESTRECHO", "MACX-PACHACUTEC"]
+    for centre in centres:
+        board = await express.express_board(demo_db, sgp, ip=None, centre_id=centre.id, month=first)
+        assert board.total > 50 and board.states["EN_SERVICIO"] > 40
+        measured = [row for row in board.rows if row.entity is not None]
+        assert measured and all(row.stats["total"].count > 0 for row in measured)
+        assert all(row.stats["total"].mean_minutes > row.stats["servicio_digital"].mean_minutes for row in measured)
