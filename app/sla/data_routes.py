@@ -14,7 +14,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Response
 
 from app.auth.actor import client_ip, get_actor
-from app.auth.guards import requires_role
+from app.auth.guards import requires_role, requires_scope
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_GESTOR, ROLE_SUPERVISOR_SGP, get_database
 from app.errors import ValidationFailed
 from app.localtime import today_lima
@@ -105,4 +105,36 @@ class SlaDataController(Controller):
                     state_labels=express.STATE_LABELS)
 
 
-controllers = [SlaDataController]
+class ExpressApiController(Controller):
+    path = "/api/v1/mac-express"
+    tags = ["atenciones"]
+
+    @post("/atenciones", guards=[requires_scope("atenciones:escribir")],
+          summary="Enviar atenciones de un punto MAC Express", security=[{"BearerToken": []}], status_code=200)
+    async def receive(self, request: Request) -> Response:
+        """Body (JSON): ``{"centro": "<uuid, opcional: el del cliente>", "atenciones": [...]}``, at most 10,000.
+        Each attention has ``atencion`` (the MAC Express system's id), ``estado`` (``REGISTRADA``,
+        ``EN_SELECCION``, ``EN_SERVICIO``), ``ruc_entidad``, ``servicio``, ``asesor`` and the moments
+        ``fecha_registro``, ``fecha_inicio_atencion``, ``fecha_seleccion_entidad``, ``fecha_seleccion_servicio``,
+        ``fecha_salida_servicio``, ``fecha_retorno_servicio``, ``fecha_fin_atencion`` (ISO-8601; without an offset,
+        Lima time). The answer has the counts and each rejected attention by position, field and reason.
+        Re-sending the same attentions changes nothing."""
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValidationFailed("El cuerpo debe ser JSON.", field="cuerpo") from None
+        if not isinstance(body, dict) or not isinstance(body.get("atenciones"), list):
+            raise ValidationFailed("Envíe un objeto con la lista «atenciones».", field="atenciones")
+        centre_id = None
+        if body.get("centro"):
+            try:
+                centre_id = uuid.UUID(str(body["centro"]))
+            except ValueError:
+                raise ValidationFailed("«centro» debe ser un UUID.", field="centro") from None
+        result = await express.receive_express(get_database(), get_actor(request), ip=client_ip(request),
+                                               centre_id=centre_id, records=body["atenciones"])
+        return Response({**result.counts, "lote": str(result.batch_id),
+                         "errores": [e.as_dict() for e in result.errors]})
+
+
+controllers = [SlaDataController, ExpressApiController]

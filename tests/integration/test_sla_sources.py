@@ -89,7 +89,7 @@ async def test_the_national_export_is_imported_counted_and_idempotent_and_no_doc
             DailyServiceRollup.day == date(2025, 3, 3)))
         batch = await s.get(ImportBatch, result.batch_id)
         leaks = await s.scalar(text(
-            "SELECT count(*) FROM sla_tickets t WHERE t::text LIKE :dni") , {"dni": f"%{DNI}%"})
+            "SELECT count(*) FROM sla_tickets t WHERE t::text LIKE :dni"), {"dni": f"%{DNI}%"})
         leaks += await s.scalar(text("SELECT count(*) FROM sla_import_batches b WHERE b::text LIKE :dni"),
                                 {"dni": f"%{DNI}%"})
         leaks += await s.scalar(text("SELECT count(*) FROM audit_log a WHERE a::text LIKE :dni"), {"dni": f"%{DNI}%"})
@@ -195,7 +195,8 @@ async def test_the_clocks_attendance_log_file_is_imported_too(db, world):
 
 async def test_advisor_assignments_are_validated_in_spanish(db, world):
     advisor_id = await advisors.add_advisor(db, coordinator(world), ip=None, centre_id=world.centre_id,
-                                            form={"codigo": "1001", "nombre": "Ana", "entidad": str(world.reniec.entity.id)})
+                                            form={"codigo": "1001", "nombre": "Ana",
+                                                  "entidad": str(world.reniec.entity.id)})
     form = {"asesor": str(advisor_id), "modulo": "M02", "tipo": "fijo", "desde": "2025-03-01"}
     with pytest.raises(ValidationFailed, match="asignado a otra entidad") as refused:
         await advisors.assign_advisor(db, coordinator(world), ip=None, centre_id=world.centre_id, form=form)
