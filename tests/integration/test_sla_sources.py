@@ -296,3 +296,28 @@ async def test_each_format_belongs_to_its_kind_of_centre(db, world):
     with pytest.raises(ValidationFailed, match="Elija el tipo"):
         await upload_source(db, coordinator(world), ip=None, centre_id=world.centre_id, fmt="otro", data=data,
                             filename="x.csv")
+
+
+def test_the_command_line_imports_the_national_export_and_the_clock_and_prints_the_counts(world, tmp_path, capsys):
+    import json
+
+    from app.cli import main
+
+    path = tmp_path / "detalle.csv"
+    path.write_bytes(export_file(world, export_row(world, "1", world.reniec.entity.short_name, "Duplicado de DNI",
+                                                   "09:00:00", "09:05:00", "09:05:20", "09:07:00", "M01", "K001",
+                                                   "Terminado"),
+                                 export_row(world, "2", "OTRA", "Otro", "09:00:00", "", "", "", "", "K002",
+                                            "Terminado")))
+    code = main(["sla", "import", str(path), "--centro", world.admin.centre.code, "--formato", "detalle-atenciones"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # a row was not mapped
+    assert (out["leidos"], out["importados"], out["sin_mapeo"]) == (2, 1, 1)
+    assert out["errores"][0]["linea"] == 3 and out["lote"]
+    clock = tmp_path / "attlog.dat"
+    clock.write_bytes(b"9999\t2025-03-03 08:00:00\t0\t1\t0\t0\n")
+    code = main(["sla", "import", str(clock), "--centro", world.admin.centre.code, "--formato", "marcaciones-zkteco"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and (out["leidos"], out["sin_mapeo"]) == (1, 1)
+    assert main(["sla", "import", str(clock), "--centro", "NO-EXISTE", "--formato", "marcaciones-zkteco"]) == 2
+    assert "No existe un centro con código NO-EXISTE" in capsys.readouterr().err
