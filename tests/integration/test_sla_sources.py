@@ -321,3 +321,31 @@ def test_the_command_line_imports_the_national_export_and_the_clock_and_prints_t
     assert code == 1 and (out["leidos"], out["sin_mapeo"]) == (1, 1)
     assert main(["sla", "import", str(clock), "--centro", "NO-EXISTE", "--formato", "marcaciones-zkteco"]) == 2
     assert "No existe un centro con código NO-EXISTE" in capsys.readouterr().err
+
+
+async def test_re_importing_punches_after_an_assignment_changes_puts_each_where_it_now_belongs(db, world):
+    from app.sla.models import ModuleAssignment
+    from app.tenants.models import CentreModule
+
+    async with db.transaction(TenantContext.system()) as s:
+        s.add(CentreModule(centre_id=world.centre_id, code="M03"))
+        s.add(ModuleAssignment(centre_id=world.centre_id, entity_id=world.reniec.entity.id, module_code="M03",
+                               valid_from=date(2020, 1, 1)))
+    await register(db, world, "1001", world.reniec, "M01")
+    data = b"     1001\t2025-03-04 08:05:00\t0\t1\t0\t0\n     1001\t2025-03-05 08:05:00\t0\t1\t0\t0\n"
+    first = await upload_source(db, coordinator(world), ip=None, centre_id=world.centre_id, fmt="zkteco", data=data,
+                                filename="attlog.dat")
+    assert first.counts["importados"] == 2
+    # From the 5th the advisor sits at M03; on the 4th an itinerant covers M01, so that punch counts for nobody.
+    await register(db, world, "1001", world.reniec, "M03", start="2025-03-05")
+    await register(db, world, "1002", world.reniec, "M01", kind="itinerante", start="2025-03-04", end="2025-03-04")
+    again = await upload_source(db, coordinator(world), ip=None, centre_id=world.centre_id, fmt="zkteco", data=data,
+                                filename="attlog.dat")
+    assert (again.counts["importados"], again.counts["actualizados"], again.counts["sin_mapeo"]) == (0, 1, 1)
+    async with db.transaction(TenantContext.system()) as s:
+        clock = (await s.execute(select(ClockInRow.module_code).where(ClockInRow.centre_id == world.centre_id))).all()
+        fourth = await s.scalar(select(DailyEntityRollup).where(
+            DailyEntityRollup.centre_id == world.centre_id, DailyEntityRollup.entity_id == world.reniec.entity.id,
+            DailyEntityRollup.day == date(2025, 3, 4)))
+    assert clock == [("M03",)]
+    assert fourth.module_days_occupied == 0  # M01 and M03 assigned to the entity, no counted punch that day

@@ -100,14 +100,39 @@ async def import_zkteco(session: AsyncSession, centre: Centre, data: bytes, file
         .join(Advisor, Advisor.id == AdvisorAssignment.advisor_id)
         .where(AdvisorAssignment.centre_id == centre.id))).all()]
     resolved = zkteco.resolve(punches.punches, advisors, assignments)
+    moved = await _move_reassigned_punches(session, centre.id, resolved)
     report = await ingest.ingest_records(session, centre_id=centre.id, kind=ingest.CLOCK_INS, records=resolved.records)
     result = SourceResult()
     result.errors = [ingest.RowError(*e) for e in punches.errors + resolved.unmapped] + list(report.errors)
     result.touched_days = report.touched_days
-    result.counts.update(leidos=punches.read, importados=report.stored, sin_cambios=report.unchanged,
+    result.counts.update(leidos=punches.read, importados=report.stored - moved, actualizados=moved,
+                         sin_cambios=report.unchanged,
                          sin_mapeo=len(resolved.unmapped),
                          rechazados=len({e[0] for e in punches.errors}) + report.rejected_lines)
     return result, _report(result, punches.read, report.stored, report.unchanged)
+
+
+async def _move_reassigned_punches(session: AsyncSession, centre_id: uuid.UUID, resolved: zkteco.Resolved) -> int:
+    """A punch imported before under another module (its advisor's assignment changed since): the old clock-in
+    goes, so that re-importing a file puts every punch where the assignments now say. Returns how many punches
+    move to another module (those that now fit no module are only removed)."""
+    if not resolved.placed:
+        return 0
+    keys = list(resolved.placed)
+    rows = (await session.execute(text(
+        "SELECT c.id, c.advisor, c.at, c.module_code, c.entity_id FROM sla_clock_ins c "
+        "JOIN unnest(CAST(:advisors AS text[]), CAST(:moments AS timestamptz[])) AS p(advisor, at) "
+        "ON c.advisor = p.advisor AND c.at = p.at WHERE c.centre_id = :c"),
+        {"c": centre_id, "advisors": [a for a, _m in keys], "moments": [m for _a, m in keys]})).all()
+    stale = [row for row in rows if resolved.placed.get((row.advisor, row.at)) != row.module_code]
+    if not stale:
+        return 0
+    from app.sla import rollups
+    from app.sla.calendar import local_date
+
+    await session.execute(text("DELETE FROM sla_clock_ins WHERE id = ANY(:ids)"), {"ids": [r.id for r in stale]})
+    await rollups.refresh(session, centre_id, {(r.entity_id, local_date(r.at)) for r in stale})
+    return len({(r.advisor, r.at) for r in stale if resolved.placed.get((r.advisor, r.at)) is not None})
 
 
 # ------------------------------------------------------------------------------------- MAC Express ---

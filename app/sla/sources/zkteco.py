@@ -133,6 +133,7 @@ def _add(out: Punches, line: int, code: str, raw: str, code_field: str, time_fie
 class Resolved:
     records: list[tuple] = field(default_factory=list)  # app.sla.ingest.CLOCK_INS records
     unmapped: list[tuple[int, str, str]] = field(default_factory=list)
+    placed: dict[tuple[str, datetime], str | None] = field(default_factory=dict)  # known advisor's punch → module
 
 
 def module_of(advisor: str, day: date, assignments: Iterable[Assignment]) -> tuple[str | None, str]:
@@ -170,6 +171,7 @@ def resolve(punches: Iterable[Punch], advisors: dict[str, AdvisorRef], assignmen
         if (p.employee, day) not in known:
             known[(p.employee, day)] = module_of(p.employee, day, assignments)
         module, why = known[(p.employee, day)]
+        out.placed[(p.employee, p.at)] = module
         if module is None:
             out.unmapped.append((p.line, "modulo", why))
             continue
