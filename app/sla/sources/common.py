@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from app.errors import ValidationFailed
@@ -25,11 +26,18 @@ MAX_ROWS = 200_000
 COUNT_KEYS = ("leidos", "importados", "actualizados", "sin_cambios", "abiertos", "cancelados", "sin_mapeo",
               "rechazados")
 XLSX_MAGIC = b"PK\x03\x04"
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_DURATION = re.compile(r"(\d{1,4}):(\d{2})(?::(\d{2}))?")
 
 
 def normalise(value: object) -> str:
     """Case, accents, punctuation and runs of spaces do not matter: «Atención  Cerrada» = «atencion cerrada»."""
-    text = unicodedata.normalize("NFKD", str(value or ""))
+    return _normalise(str(value or ""))
+
+
+@lru_cache(maxsize=8192)  # an export repeats a few dozen entity, service and state names
+def _normalise(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = re.sub(r"[^0-9a-zñ]+", " ", text.replace("°", " ").replace("º", " "))
     return " ".join(text.split())
@@ -145,7 +153,11 @@ def parse_day(value: object) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    text = cell_text(value)
+    return _parse_day(cell_text(value))
+
+
+@lru_cache(maxsize=4096)  # a file holds a few dozen dates
+def _parse_day(text: str) -> date | None:
     for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(text, pattern).date()
@@ -153,7 +165,7 @@ def parse_day(value: object) -> date | None:
             continue
     # aaaa-mm-dd followed by a midnight time, as some exports write a date
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]00:00(:00)?", text):
-        return parse_day(text[:10])
+        return _parse_day(text[:10])
     return None
 
 
@@ -163,8 +175,12 @@ def parse_clock(value: object) -> time | None:
         return value.time().replace(microsecond=0)
     if isinstance(value, time):
         return value.replace(microsecond=0)
-    text = cell_text(value)
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+    return _parse_clock(cell_text(value))
+
+
+@lru_cache(maxsize=65536)  # at most 86,400 times of day
+def _parse_clock(text: str) -> time | None:
+    m = _CLOCK.fullmatch(text)
     if not m:
         return None
     h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
@@ -179,8 +195,12 @@ def parse_duration(value: object) -> timedelta | None:
         return value
     if isinstance(value, time):
         return timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
-    text = cell_text(value)
-    m = re.fullmatch(r"(\d{1,4}):(\d{2})(?::(\d{2}))?", text)
+    return _parse_duration(cell_text(value))
+
+
+@lru_cache(maxsize=65536)
+def _parse_duration(text: str) -> timedelta | None:
+    m = _DURATION.fullmatch(text)
     if not m or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
         return None
     return timedelta(hours=int(m.group(1)), minutes=int(m.group(2)), seconds=int(m.group(3) or 0))

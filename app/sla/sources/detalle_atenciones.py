@@ -77,6 +77,7 @@ class Catalogue:
 
     centre_names: set[str]
     services: dict[tuple[str, str], ServiceRef]
+    _known: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def build(cls, centre_name: str, centre_code: str,
@@ -93,8 +94,13 @@ class Catalogue:
         return cls(names, by_name)
 
     def is_centre(self, name: str) -> bool:
+        if name in self._known:
+            return self._known[name]
         n = normalise(name)
-        return n in self.centre_names or any(n == f"{p}{c}" for c in self.centre_names for p in ("centro mac ", "mac "))
+        self._known[name] = n in self.centre_names or any(n == f"{p}{c}" for c in self.centre_names
+                                                            for p in ("centro mac ", "mac "))
+        return self._known[name]
+
 
 
 @dataclass
