@@ -349,3 +349,20 @@ async def test_re_importing_punches_after_an_assignment_changes_puts_each_where_
             DailyEntityRollup.day == date(2025, 3, 4)))
     assert clock == [("M03",)]
     assert fourth.module_days_occupied == 0  # M01 and M03 assigned to the entity, no counted punch that day
+
+
+async def test_a_participant_reads_only_its_own_assignments_and_cannot_write_mac_express_attentions(db, world):
+    from datetime import datetime
+
+    from app.sla.calendar import LIMA
+    from app.sla.models import AdvisorAssignment
+
+    await register(db, world, "1001", world.reniec, "M01")
+    await register(db, world, "2001", world.sunat, "M02")
+    async with db.transaction(world.sunat.ctx("gestor_entidad")) as s:
+        assert (await s.scalars(select(AdvisorAssignment.module_code))).all() == ["M02"]
+    with pytest.raises(Exception, match="row-level security"):
+        async with db.transaction(world.sunat.ctx("gestor_entidad")) as s:
+            s.add(ExpressAttention(centre_id=world.centre_id, attention_id="Z1", entity_id=world.sunat.entity.id,
+                                   state="REGISTRADA", registered_at=datetime(2025, 3, 3, 9, tzinfo=LIMA)))
+            await s.flush()
