@@ -95,11 +95,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not report.errors else 1
 
 
-def _day(value: str, option: str) -> date:
+def _day(value: str, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise SystemExit(f"Error: {option} debe ser una fecha AAAA-MM-DD (se recibió «{value}»).") from None
+        print(f"Error: {option} debe ser una fecha AAAA-MM-DD (se recibió «{value}»).", file=sys.stderr)
+        return None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -108,6 +109,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from app.sla.export import export_centre
 
     start, end = _day(args.desde, "--desde"), _day(args.hasta, "--hasta")
+    if start is None or end is None:
+        return 2
 
     async def go(db):  # noqa: ANN001, ANN202
         return await export_centre(db, centre_code=args.centro, start=start, end=end, ruc=args.ruc)
@@ -147,7 +150,7 @@ def register(subparsers) -> None:  # noqa: ANN001
     comp.set_defaults(func=cmd_compliance)
     imp = sub.add_parser("import", help="importa un archivo: CSV de la plataforma, detalle de atenciones, "
                                        "marcaciones ZKTeco o MAC Express")
-    imp.add_argument("file", help="archivo CSV (UTF-8, separado por comas, con encabezado)")
+    imp.add_argument("file", help="archivo: CSV con encabezado; XLSX o attlog según --formato")
     imp.add_argument("--centro", required=True, help="código del centro (p. ej. MAC-CALLAO)")
     imp.add_argument("--tipo", default="atenciones",
                      choices=("atenciones", "marcaciones", "encuestas", "interrupciones"),

@@ -130,6 +130,10 @@ def test_the_command_prints_a_document_the_calculator_reads(demo_db, settings: S
                             "--desde", first.isoformat(), "--hasta", last.isoformat()],
                            capture_output=True, text=True, env=env, timeout=300)
     assert wrong.returncode == 2 and "No existe un centro con código NO-EXISTE" in wrong.stderr
+    bad_day = subprocess.run([sys.executable, "-m", "app.cli", "sla", "export", "--centro", "MAC-CALLAO",
+                              "--desde", "01/03/2025", "--hasta", last.isoformat()],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert bad_day.returncode == 2 and "--desde debe ser una fecha AAAA-MM-DD" in bad_day.stderr
 
 
 async def test_the_demo_mac_express_points_have_synthetic_attentions_on_their_own_board(demo_db):
