@@ -133,11 +133,14 @@ async def run(n: int) -> None:
     csv_time, counts = min(csv_runs, key=lambda r: r[0])
     xlsx_time, xlsx_counts = min(xlsx_runs, key=lambda r: r[0])
     assert counts["importados"] == n and xlsx_counts["importados"] == n, (counts, xlsx_counts)
-    print(f"{n:,} filas del detalle de atenciones (CSV {len(csv_bytes) / 1e6:.1f} MB, XLSX {len(xlsx_bytes) / 1e6:.1f} MB"
-          f", escrito en {written:.1f} s)")
-    print(f"  piso: los mismos tickets en el CSV de la plataforma, misma ruta .. {floor:7.2f} s  ({n / floor:,.0f} filas/s)")
-    print(f"  detalle de atenciones CSV ................................. {csv_time:7.2f} s  ({n / csv_time:,.0f} filas/s)")
-    print(f"  detalle de atenciones XLSX (openpyxl read_only) ............ {xlsx_time:7.2f} s  ({n / xlsx_time:,.0f} filas/s)")
+    print(f"{n:,} filas del detalle de atenciones (CSV {len(csv_bytes) / 1e6:.1f} MB, "
+          f"XLSX {len(xlsx_bytes) / 1e6:.1f} MB, escrito en {written:.1f} s)")
+    print(f"  piso: los mismos tickets en el CSV de la plataforma, misma ruta .. {floor:7.2f} s  "
+          f"({n / floor:,.0f} filas/s)")
+    print(f"  detalle de atenciones CSV ................................. {csv_time:7.2f} s  "
+          f"({n / csv_time:,.0f} filas/s)")
+    print(f"  detalle de atenciones XLSX (openpyxl read_only) ............ {xlsx_time:7.2f} s  "
+          f"({n / xlsx_time:,.0f} filas/s)")
     print(f"  RAZÓN CSV frente al piso (piso / detalle):  {floor / csv_time:.2f}×")
     print(f"  RAZÓN XLSX frente al piso (piso / detalle): {floor / xlsx_time:.2f}×")
     await db.dispose()

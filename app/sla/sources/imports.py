@@ -31,7 +31,6 @@ class Format:
     name: str  # the ImportBatch kind
     cli_name: str  # mac sla import --formato
     label: str
-    accepts: str  # <input accept>
     run: Callable
 
 
@@ -41,10 +40,10 @@ async def _run_sync(fn: Callable, *args: object) -> object:
 
 
 def _report(result: SourceResult, total: int, stored: int, unchanged: int) -> ingest.IngestReport:
-    report = ingest.IngestReport(total=total, stored=stored, unchanged=unchanged,
-                                 errors=sorted(result.errors, key=lambda e: (e.line, e.field)),
-                                 touched_days=set(result.touched_days))
-    return report
+    """The batch's row report (what ImportBatch keeps), all errors in line order."""
+    return ingest.IngestReport(total=total, stored=stored, unchanged=unchanged,
+                               errors=sorted(result.errors, key=lambda e: (e.line, e.field)),
+                               touched_days=set(result.touched_days))
 
 
 # ---------------------------------------------------------------------------- detalle de atenciones ---
@@ -204,11 +203,10 @@ async def import_express(session: AsyncSession, centre: Centre, data: bytes, fil
 
 
 FORMATS = {f.name: f for f in (
-    Format("detalle", "detalle-atenciones", "Detalle de atenciones (exportación nacional, CSV o XLSX)",
-           ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", import_detalle),
+    Format("detalle", "detalle-atenciones", "Detalle de atenciones (exportación nacional, CSV o XLSX)", import_detalle),
     Format("zkteco", "marcaciones-zkteco", "Marcaciones del reloj ZKTeco (iclock_transaction CSV o attlog)",
-           ".csv,.dat,.txt,text/csv,text/plain", import_zkteco),
-    Format("mac_express", "mac-express", "Atenciones MAC Express (CSV)", ".csv,text/csv", import_express),
+           import_zkteco),
+    Format("mac_express", "mac-express", "Atenciones MAC Express (CSV)", import_express),
 )}
 BY_CLI_NAME = {f.cli_name: f for f in FORMATS.values()}
 
