@@ -184,7 +184,7 @@ def indicators(attentions: Iterable[Attention]) -> dict[object, dict[str, Stat]]
     counted: dict[object, int] = defaultdict(int)
     for a in attentions:
         counted[a.entity] += 1
-        for name, (start, end) in ((n, (s, e)) for n, (s, e, _l) in INDICATORS.items()):
+        for name, (start, end, _label) in INDICATORS.items():
             lo, hi = a.moments.get(start), a.moments.get(end)
             if lo is not None and hi is not None:
                 durations[a.entity][name].append(int((hi - lo).total_seconds()))
