@@ -149,3 +149,16 @@ async def test_the_demo_mac_express_points_have_synthetic_attentions_on_their_ow
         measured = [row for row in board.rows if row.entity is not None]
         assert measured and all(row.stats["total"].count > 0 for row in measured)
         assert all(row.stats["total"].mean_minutes > row.stats["servicio_digital"].mean_minutes for row in measured)
+
+
+async def test_the_demo_centres_advisors_are_assigned_to_the_modules_their_clock_ins_are_for(demo_db):
+    from app.sla.models import Advisor, AdvisorAssignment, ClockInRow
+
+    centre = await callao(demo_db)
+    async with demo_db.transaction(TenantContext.system()) as s:
+        assigned = dict((await s.execute(select(Advisor.code, AdvisorAssignment.module_code)
+                                          .join(AdvisorAssignment, AdvisorAssignment.advisor_id == Advisor.id)
+                                          .where(Advisor.centre_id == centre.id))).all())
+        clocked = set((await s.execute(select(ClockInRow.advisor, ClockInRow.module_code)
+                                       .where(ClockInRow.centre_id == centre.id).distinct())).all())
+    assert len(assigned) > 10 and clocked and all(assigned[a] == m for a, m in clocked)
