@@ -31,7 +31,9 @@ COORDINATION = (ROLE_COORDINADOR, ROLE_ADMIN)
 STATUS_LABELS = {"cumple": "Cumple", "no_cumple": "No cumple", "en_riesgo": "En riesgo", "sin_datos": "Sin datos",
                  "sin_meta": "Sin meta"}
 KIND_LABELS = {"atenciones": "Atenciones (tickets)", "marcaciones": "Marcaciones de asesores",
-               "encuestas": "Encuestas de satisfacción", "interrupciones": "Interrupciones"}
+               "encuestas": "Encuestas de satisfacción", "interrupciones": "Interrupciones",
+               "detalle": "Detalle de atenciones (nacional)", "zkteco": "Marcaciones ZKTeco",
+               "mac_express": "Atenciones MAC Express"}
 POLL_SECONDS = 10
 
 
