@@ -78,6 +78,23 @@ def _int(value: Any, where: str, lo: int, hi: int) -> int:
     return value
 
 
+def _opening_hours(value: Any, where: str, valid_from: date = date(1900, 1, 1)) -> list[OpeningHours]:
+    if value is not None and not isinstance(value, dict):
+        raise CaseError(f"{where}: se esperaba un objeto por día de la semana")
+    hours = []
+    for key, pair in (value or {}).items():
+        if key not in WEEKDAY_KEYS:
+            raise CaseError(f"{where}: día «{key}» desconocido (use {', '.join(WEEKDAY_KEYS)})")
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise CaseError(f"{where}.{key}: se esperaba [\"HH:MM\", \"HH:MM\"]")
+        opens = _parse_time(pair[0], f"{where}.{key}")
+        closes = _parse_time(pair[1], f"{where}.{key}")
+        if closes <= opens:
+            raise CaseError(f"{where}.{key}: el cierre debe ser posterior a la apertura")
+        hours.append(OpeningHours(WEEKDAY_KEYS.index(key), opens, closes, valid_from))
+    return hours
+
+
 def run_case(doc: dict) -> dict:
     """Compute every target of the case over its period; returns ``{"results": [...]}``."""
     if not isinstance(doc, dict):
@@ -92,21 +109,20 @@ def run_case(doc: dict) -> dict:
         raise CaseError("timezone: solo se admite «America/Lima»")
 
     cal_doc = _require(doc, "calendar", "documento")
-    hours = []
-    for key, value in (_require(cal_doc, "opening_hours", "calendar") or {}).items():
-        if key not in WEEKDAY_KEYS:
-            raise CaseError(f"calendar.opening_hours: día «{key}» desconocido (use {', '.join(WEEKDAY_KEYS)})")
-        if not isinstance(value, list) or len(value) != 2:
-            raise CaseError(f"calendar.opening_hours.{key}: se esperaba [\"HH:MM\", \"HH:MM\"]")
-        opens = _parse_time(value[0], f"calendar.opening_hours.{key}")
-        closes = _parse_time(value[1], f"calendar.opening_hours.{key}")
-        if closes <= opens:
-            raise CaseError(f"calendar.opening_hours.{key}: el cierre debe ser posterior a la apertura")
-        hours.append(OpeningHours(WEEKDAY_KEYS.index(key), opens, closes))
+    hours = _opening_hours(_require(cal_doc, "opening_hours", "calendar"), "calendar.opening_hours")
+    # Opening hours that changed within the case: each later set applies from its own date on.
+    for n, change in enumerate(cal_doc.get("opening_hours_from") or []):
+        where = f"calendar.opening_hours_from[{n}]"
+        valid_from = parse_date(_require(change, "valid_from", where), f"{where}.valid_from")
+        hours.extend(_opening_hours(_require(change, "opening_hours", where), f"{where}.opening_hours",
+                                    valid_from))
     holidays = [parse_date(d, f"calendar.holidays[{i}]") for i, d in enumerate(cal_doc.get("holidays") or [])]
     calendar = Calendar.build(hours, holidays, include_national_holidays=bool(cal_doc.get("national_holidays")))
     tolerance = _int(doc.get("punctuality_tolerance_minutes", DEFAULT_TOLERANCE_MINUTES),
                      "punctuality_tolerance_minutes", 0, 120)
+    # An entity's accepted ANS may set its own tolerance.
+    tolerances = {str(ruc): _int(minutes, f"punctuality_tolerance_by_entity.{ruc}", 0, 120)
+                  for ruc, minutes in (doc.get("punctuality_tolerance_by_entity") or {}).items()}
 
     service_entity: dict[str, str] = {}
     limits: dict[str, list[ServiceLimit]] = defaultdict(list)
@@ -121,10 +137,18 @@ def run_case(doc: dict) -> dict:
             bool(s.get("counts", True)),
             parse_date(s["valid_from"], f"{where}.valid_from") if s.get("valid_from") else date(1900, 1, 1)))
 
+    # A module may be listed once per assignment (valid_from / valid_to, both optional and inclusive).
     module_entity: dict[str, str] = {}
+    assignments: list[tuple[str, str, date, date | None]] = []
     for i, m in enumerate(doc.get("modules") or []):
         where = f"modules[{i}]"
-        module_entity[str(_require(m, "code", where))] = str(_require(m, "entity_ruc", where))
+        code, ruc = str(_require(m, "code", where)), str(_require(m, "entity_ruc", where))
+        module_entity.setdefault(code, ruc)
+        valid_from = parse_date(m["valid_from"], f"{where}.valid_from") if m.get("valid_from") else date(1900, 1, 1)
+        valid_to = parse_date(m["valid_to"], f"{where}.valid_to") if m.get("valid_to") else None
+        if valid_to is not None and valid_to < valid_from:
+            raise CaseError(f"{where}: valid_to es anterior a valid_from")
+        assignments.append((ruc, code, valid_from, valid_to))
 
     targets: dict[str, list[Target]] = defaultdict(list)
     for i, t in enumerate(_require(doc, "targets", "documento") or []):
@@ -165,8 +189,8 @@ def run_case(doc: dict) -> dict:
         module = str(_require(c, "module", where))
         if module not in module_entity:
             raise CaseError(f"{where}.module: el módulo «{module}» no está en «modules»")
-        clock_ins.append(ClockIn(module_entity[module], module, parse_timestamp(_require(c, "at", where),
-                                                                                  f"{where}.at")))
+        clock_ins.append(ClockIn(str(c.get("entity_ruc") or module_entity[module]), module,
+                                 parse_timestamp(_require(c, "at", where), f"{where}.at")))
     surveys = []
     for i, sv in enumerate(doc.get("surveys") or []):
         where = f"surveys[{i}]"
@@ -192,9 +216,8 @@ def run_case(doc: dict) -> dict:
         interruptions.append(Interruption(i_start, i_end, attributable, entity, str(it.get("cause", ""))))
 
     service_days = tally_service_days(segments, surveys, limits, calendar, interruptions)
-    entity_days = tally_entity_days(((e, m) for m, e in module_entity.items()), clock_ins, interruptions,
-                                    calendar, start, end, tolerance)
     working = calendar.working_days(start, end)
+    entity_days = _entity_days(assignments, clock_ins, interruptions, calendar, working, tolerance, tolerances)
     results = period_results(targets, service_days, entity_days, working)
     return {"results": [
         {"entity_ruc": r.entity, "indicator": r.indicator,
@@ -203,3 +226,26 @@ def run_case(doc: dict) -> dict:
          "target": str(r.target.target), "status": r.status}
         for r in results
     ]}
+
+
+def _entity_days(assignments: list[tuple[str, str, date, date | None]], clock_ins: list[ClockIn],
+                 interruptions: list[Interruption], calendar: Calendar, working: list[date], tolerance: int,
+                 tolerances: dict[str, int]) -> dict:
+    """Per (entity, day) module and interruption tallies, each day with the modules assigned that day and
+    each entity with its own tolerance (as the platform's daily rollups do)."""
+    clock_by_entity: dict[str, list[ClockIn]] = defaultdict(list)
+    for c in clock_ins:
+        clock_by_entity[c.entity].append(c)
+    entities = {ruc for ruc, _m, _f, _t in assignments} | {
+        i.entity for i in interruptions if i.attributable_to == "entidad" and i.entity is not None}
+    out: dict = {}
+    for entity in entities:
+        own = [i for i in interruptions if i.entity is None or i.entity == entity]
+        for day in working:
+            assigned = [(entity, code) for ruc, code, valid_from, valid_to in assignments
+                        if ruc == entity and valid_from <= day and (valid_to is None or valid_to >= day)]
+            tallies = tally_entity_days(assigned, clock_by_entity.get(entity, ()), own, calendar, day, day,
+                                        tolerances.get(entity, tolerance))
+            if (entity, day) in tallies:
+                out[(entity, day)] = tallies[(entity, day)]
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -37,9 +38,38 @@ def _run(coro_factory):  # noqa: ANN001, ANN202
     return run_with_database(coro_factory)
 
 
+FORMATS = ("plataforma", "detalle-atenciones", "marcaciones-zkteco", "mac-express")
+
+
+def cmd_import_source(args: argparse.Namespace) -> int:
+    """A real source's file (national export, ZKTeco clock, MAC Express): prints the result as one JSON object."""
+    from app.errors import DomainError
+    from app.sla.sources.imports import import_source_file
+
+    async def go(db):  # noqa: ANN001, ANN202
+        return await import_source_file(db, Path(args.file), centre_code=args.centro, cli_name=args.formato)
+
+    try:
+        result = _run(go)
+    except FileNotFoundError:
+        print(f"Error: no existe el archivo {args.file}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 2
+    out = {**result.counts, "lote": str(result.batch_id),
+           "errores": [e.as_dict() for e in result.errors[:200]],
+           "avisos": [w.as_dict() for w in result.warnings[:200]]}
+    print(json.dumps(out, ensure_ascii=False))
+    return 0 if not result.errors else 1
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Load a CSV file (bulk path: COPY into staging, set-based validation, upsert) for one centre."""
     from app.sla.ingest import import_file
+
+    if args.formato != "plataforma":
+        return cmd_import_source(args)
 
     async def go(db):  # noqa: ANN001, ANN202
         return await import_file(db, Path(args.file), centre_code=args.centro, kind=args.tipo)
@@ -65,6 +95,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not report.errors else 1
 
 
+def _day(value: str, option: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        print(f"Error: {option} debe ser una fecha AAAA-MM-DD (se recibió «{value}»).", file=sys.stderr)
+        return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Print the calculator's input document (``mac sla compliance``) for a centre and range, from stored data."""
+    from app.errors import DomainError
+    from app.sla.export import export_centre
+
+    start, end = _day(args.desde, "--desde"), _day(args.hasta, "--hasta")
+    if start is None or end is None:
+        return 2
+
+    async def go(db):  # noqa: ANN001, ANN202
+        return await export_centre(db, centre_code=args.centro, start=start, end=end, ruc=args.ruc)
+
+    try:
+        case = _run(go)
+    except DomainError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 2
+    json.dump(case, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recompute the daily rollups from the events (all centres, or one; a date range if given)."""
     from datetime import date
@@ -88,12 +148,23 @@ def register(subparsers) -> None:  # noqa: ANN001
     comp = sub.add_parser("compliance", help="calculadora de ANS: un caso JSON → resultados JSON (sin base de datos)")
     comp.add_argument("--input", required=True, help="archivo JSON del caso ('-' para la entrada estándar)")
     comp.set_defaults(func=cmd_compliance)
-    imp = sub.add_parser("import", help="importa un archivo CSV de atenciones, marcaciones, encuestas o interrupciones")
-    imp.add_argument("file", help="archivo CSV (UTF-8, separado por comas, con encabezado)")
+    imp = sub.add_parser("import", help="importa un archivo: CSV de la plataforma, detalle de atenciones, "
+                                       "marcaciones ZKTeco o MAC Express")
+    imp.add_argument("file", help="archivo: CSV con encabezado; XLSX o attlog según --formato")
     imp.add_argument("--centro", required=True, help="código del centro (p. ej. MAC-CALLAO)")
     imp.add_argument("--tipo", default="atenciones",
-                     choices=("atenciones", "marcaciones", "encuestas", "interrupciones"))
+                     choices=("atenciones", "marcaciones", "encuestas", "interrupciones"),
+                     help="con --formato plataforma: qué contiene el CSV")
+    imp.add_argument("--formato", default="plataforma", choices=FORMATS,
+                     help="plataforma (CSV propio, por defecto), detalle-atenciones (exportación nacional, CSV o "
+                          "XLSX), marcaciones-zkteco (iclock_transaction CSV o attlog del reloj), mac-express (CSV)")
     imp.set_defaults(func=cmd_import)
+    exp = sub.add_parser("export", help="exporta un centro y rango como entrada de «mac sla compliance» (JSON)")
+    exp.add_argument("--centro", required=True, help="código del centro (p. ej. MAC-CALLAO)")
+    exp.add_argument("--desde", required=True, help="AAAA-MM-DD (incluido)")
+    exp.add_argument("--hasta", required=True, help="AAAA-MM-DD (incluido)")
+    exp.add_argument("--ruc", help="solo esta entidad (RUC)")
+    exp.set_defaults(func=cmd_export)
     reb = sub.add_parser("rebuild", help="recalcula los resúmenes diarios desde los eventos")
     reb.add_argument("--centro", help="solo este centro (código)")
     reb.add_argument("--desde", help="AAAA-MM-DD")

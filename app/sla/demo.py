@@ -21,6 +21,8 @@ from app.db import Database, TenantContext
 from app.sla import alerts, ingest, reports, rollups
 from app.sla.calendar import LIMA
 from app.sla.models import (
+    Advisor,
+    AdvisorAssignment,
     Ans,
     AnsTarget,
     CentreClosure,
@@ -55,6 +57,13 @@ def _months(today: date) -> tuple[date, date]:
 
 async def load_demo(db: Database, volumes: dict[str, int] | None = None) -> list[str]:
     """Load the synthetic data once; ``volumes`` (centre code → attentions a month) overrides the defaults."""
+    from app.sla.express_demo import load_express_demo
+
+    express = await load_express_demo(db)
+    return [*await _load_queue_demo(db, volumes), *express]
+
+
+async def _load_queue_demo(db: Database, volumes: dict[str, int] | None = None) -> list[str]:
     volumes = volumes or VOLUMES
     started = clock.monotonic()
     ctx = TenantContext.system()
@@ -110,6 +119,13 @@ async def _load_centre(s, ctx, centre: Centre, monthly: int, start: date, end: d
     module_owner = {m: entities[i % len(entities)] for i, m in enumerate(modules)}
     for module, entity in module_owner.items():
         s.add(ModuleAssignment(centre_id=centre.id, entity_id=entity.id, module_code=module, valid_from=start))
+        # The advisor whose clock-ins below are the module's (what a ZKTeco import resolves through).
+        advisor = Advisor(centre_id=centre.id, entity_id=entity.id, code=f"AS-{module}",
+                          name=f"Asesor(a) de demostración {module}")
+        s.add(advisor)
+        await s.flush()
+        s.add(AdvisorAssignment(centre_id=centre.id, entity_id=entity.id, advisor_id=advisor.id, module_code=module,
+                                kind="fijo", valid_from=start))
     for entity in entities:
         ans = Ans(centre_id=centre.id, entity_id=entity.id, state="aceptado", valid_from=start, tolerance_minutes=15,
                   accepted_at=datetime.combine(start, time(9, 0), LIMA),

@@ -160,9 +160,11 @@ TICKETS = Kind(
         _order("inicio", "fin", "El fin de la atención es anterior a su inicio."),
         ("resultado", "coalesce(lower(btrim(s.resultado)), '') NOT IN ('atendido', 'abandonado', 'derivado')",
          "format('«%s» no es un resultado válido (atendido, abandonado o derivado).', coalesce(s.resultado, ''))"),
+        # The end may be unknown (a queue system that closes without writing it): the segment then counts for
+        # waiting, not for attention time.
         *[(col, f"lower(btrim(s.resultado)) IN ('atendido', 'derivado') AND coalesce(btrim(s.{col}), '') = ''",
            f"'Un ticket atendido o derivado necesita la hora de {label}.'")
-          for col, label in (("llamado", "llamado"), ("inicio", "inicio"), ("fin", "fin"))],
+          for col, label in (("llamado", "llamado"), ("inicio", "inicio"))],
     ),
     ("emitido", "llamado", "inicio", "fin"),
 )
@@ -563,12 +565,13 @@ async def ingest_events(session: AsyncSession, *, centre_id: uuid.UUID, events: 
 
 
 async def record_batch(session: AsyncSession, ctx: TenantContext, report: IngestReport, *, centre_id: uuid.UUID,
-                       source: str, kind: str, filename: str | None = None) -> uuid.UUID:
+                       source: str, kind: str, filename: str | None = None, summary: dict | None = None
+                       ) -> uuid.UUID:
     batch = ImportBatch(centre_id=centre_id, entity_id=ctx.entity_id, source=source, kind=kind,
                         filename=(filename or "")[:200] or None, total=report.total, stored=report.stored,
                         unchanged=report.unchanged, rejected=report.rejected_lines,
                         errors=[e.as_dict() for e in report.errors[:MAX_STORED_ERRORS]],
-                        created_by=ctx.user_id, client_id=ctx.client_id)
+                        created_by=ctx.user_id, client_id=ctx.client_id, summary=summary)
     session.add(batch)
     await session.flush()
     await audit.record(session, ctx, action="ans_datos_cargados", record_type="lote_atenciones",

@@ -263,8 +263,78 @@ class ImportBatch(TimestampMixin, Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list] = mapped_column(JSONB, default=list)  # [{"linea", "campo", "motivo"}]
+    # A source format's result (app.sla.sources): {"conteos": {"leidos", "importados", ...}, "avisos": [...]}.
+    summary: Mapped[dict | None] = mapped_column(JSONB)
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     client_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# ----------------------------------------------------------------------------------------- advisors ---
+
+
+class Advisor(TimestampMixin, Base):
+    """An advisor (asesor) of an entity at a centre; ``code`` is the attendance system's employee code."""
+
+    __tablename__ = "sla_advisors"
+    __table_args__ = (UniqueConstraint("centre_id", "code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"))
+    entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AdvisorAssignment(TimestampMixin, Base):
+    """An advisor assigned to a module from ``valid_from`` (until ``valid_to``, inclusive, when set): *fijo*,
+    or *itinerante* (covering a module for some days; it wins over fixed assignments on its days)."""
+
+    __tablename__ = "sla_advisor_assignments"
+    __table_args__ = (
+        UniqueConstraint("advisor_id", "kind", "valid_from"),
+        CheckConstraint("kind IN ('fijo', 'itinerante')", name="kind"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+        Index("ix_sla_advisor_assignments_centre", "centre_id", "module_code"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"))
+    entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), index=True)
+    advisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sla_advisors.id", ondelete="CASCADE"), index=True)
+    module_code: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+# --------------------------------------------------------------------------------------- MAC Express ---
+
+
+class ExpressAttention(Base):
+    """A MAC Express attention (no queue): registered, the entity and service selected, the citizen served in
+    the entity's digital service and back. Keyed by the MAC Express system's own id."""
+
+    __tablename__ = "sla_express_attentions"
+    __table_args__ = (
+        CheckConstraint("state IN ('REGISTRADA', 'EN_SELECCION', 'EN_SERVICIO')", name="state"),
+        Index("ix_sla_express_attentions_centre_registered", "centre_id", "registered_at"),
+    )
+
+    centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True)
+    attention_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("entities.id"), index=True)
+    service_code: Mapped[str | None] = mapped_column(String(30))
+    advisor: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(12))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    entity_selected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    service_selected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_for_service_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # -------------------------------------------------------------------------------------------- rollups ---

@@ -31,7 +31,9 @@ COORDINATION = (ROLE_COORDINADOR, ROLE_ADMIN)
 STATUS_LABELS = {"cumple": "Cumple", "no_cumple": "No cumple", "en_riesgo": "En riesgo", "sin_datos": "Sin datos",
                  "sin_meta": "Sin meta"}
 KIND_LABELS = {"atenciones": "Atenciones (tickets)", "marcaciones": "Marcaciones de asesores",
-               "encuestas": "Encuestas de satisfacción", "interrupciones": "Interrupciones"}
+               "encuestas": "Encuestas de satisfacción", "interrupciones": "Interrupciones",
+               "detalle": "Detalle de atenciones (nacional)", "zkteco": "Marcaciones ZKTeco",
+               "mac_express": "Atenciones MAC Express"}
 POLL_SECONDS = 10
 
 
@@ -276,7 +278,9 @@ class SlaController(Controller):
         view = await services.limits_view(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
         from app.sla.ingest import KINDS
 
-        return page("uploads.html", centre=view.centre, batches=batches, kinds=KINDS)
+        from app.sla.sources.imports import FORMATS
+
+        return page("uploads.html", centre=view.centre, batches=batches, kinds=KINDS, formats=FORMATS)
 
     @post("/centros/{centre_id:uuid}/cargas", guards=[requires_role(*COORDINATION)])
     async def upload(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
@@ -284,9 +288,19 @@ class SlaController(Controller):
         upload = await _file(files, "archivo")
         if upload is None:
             raise ValidationFailed("Adjunte un archivo CSV.", field="archivo")
+        kind = str(values.get("tipo") or "")
+        from app.sla.sources.imports import FORMATS, upload_source
+
+        if kind in FORMATS:  # a real source's own file (national export, clock, MAC Express)
+            result = await upload_source(get_database(), get_actor(request), ip=client_ip(request),
+                                         centre_id=centre_id, fmt=kind, data=upload[2], filename=upload[0])
+            c = result.counts
+            flash(request, f"Carga procesada: {c['importados']} importadas, {c['actualizados']} actualizadas, "
+                           f"{c['sin_cambios']} sin cambios, {c['sin_mapeo']} sin mapeo, {c['rechazados']} "
+                           "rechazadas.", category="exito" if not result.errors else "aviso")
+            return Redirect(f"/ans/cargas/{result.batch_id}", status_code=303)
         report = await services.upload_csv(get_database(), get_actor(request), ip=client_ip(request),
-                                           centre_id=centre_id, kind=str(values.get("tipo") or ""),
-                                           data=upload[2], filename=upload[0])
+                                           centre_id=centre_id, kind=kind, data=upload[2], filename=upload[0])
         category = "exito" if not report.errors else "aviso"
         flash(request, f"Carga procesada: {report.stored} guardadas, {report.unchanged} sin cambios, "
                        f"{report.rejected_lines} filas rechazadas.", category=category)
@@ -423,4 +437,10 @@ def _safe(name: str) -> str:
     return "".join(c for c in name if c.isalnum() or c in "._- ")[:120] or "archivo"
 
 
-controllers = [SlaController]
+def _data_controllers() -> list:
+    from app.sla.data_routes import controllers as data
+
+    return data
+
+
+controllers = [SlaController, *_data_controllers()]

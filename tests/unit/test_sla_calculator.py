@@ -137,3 +137,29 @@ def test_the_command_line_prints_json_results_and_refuses_naive_timestamps(tmp_p
                          capture_output=True, text=True, check=False)
     assert out.returncode == 2
     assert "surveys[0].at" in out.stderr and "zona horaria" in out.stderr and not out.stdout
+
+
+def test_effective_dated_modules_per_entity_tolerance_and_hours_that_change_are_read_as_the_platform_keeps_them():
+    doc = case(
+        targets=[{"entity_ruc": RENIEC, "indicator": "ocupabilidad", "comparison": ">=", "target": "0.50"},
+                 {"entity_ruc": RENIEC, "indicator": "puntualidad", "comparison": ">=", "target": "0.50"}],
+        # M01 is RENIEC's only until the 11th; M03 from the 20th on.
+        modules=[{"code": "M01", "entity_ruc": RENIEC, "valid_to": "2025-03-11"},
+                 {"code": "M03", "entity_ruc": RENIEC, "valid_from": "2025-03-20", "valid_to": "2025-03-20"}],
+        clock_ins=[{"module": "M01", "entity_ruc": RENIEC, "at": "2025-03-10T08:10:00-05:00"},
+                   {"module": "M01", "entity_ruc": RENIEC, "at": "2025-03-11T08:16:00-05:00"},
+                   {"module": "M01", "entity_ruc": RENIEC, "at": "2025-03-12T08:00:00-05:00"},  # no longer its
+                   {"module": "M03", "entity_ruc": RENIEC, "at": "2025-03-20T09:10:00-05:00"}],
+        punctuality_tolerance_by_entity={RENIEC: 16},
+    )
+    # From the 20th the centre opens at 09:00 (a change of hours within the month).
+    doc["calendar"]["opening_hours_from"] = [{"valid_from": "2025-03-17", "opening_hours": {
+        d: ["09:00", "16:45"] for d in ("mon", "tue", "wed", "thu", "fri")}}]
+    r = results_by(doc)
+    # Module-days: 1–11 March (9 working days: Sat 1, Mon 3 … Sat 8, Mon 10, Tue 11) + 20 March = 10, of which 3
+    # with a clock-in; on time with 16 minutes of tolerance: 08:10, 08:16 and 09:10 (opening 09:00 that day).
+    assert (r[(RENIEC, "ocupabilidad")]["numerator"], r[(RENIEC, "ocupabilidad")]["denominator"]) == (3, 10)
+    assert (r[(RENIEC, "puntualidad")]["numerator"], r[(RENIEC, "puntualidad")]["denominator"]) == (3, 3)
+    with pytest.raises(CaseError, match="valid_to es anterior a valid_from"):
+        run_case(case(modules=[{"code": "M01", "entity_ruc": RENIEC, "valid_from": "2025-03-10",
+                                "valid_to": "2025-03-09"}]))
