@@ -1,4 +1,5 @@
-"""The demo shows a centre fed by Novo SGA: a source configured at MAC Callao, its services mapped, and (no Novo
+"""The demo shows a centre fed by Novo SGA: a source configured at MAC Callao, its services mapped, a seeded import of
+the national export in its sync history, and (no Novo
 database in the embedded run) a failed first sync that its health shows. Loaded once."""
 
 from __future__ import annotations
@@ -47,4 +48,12 @@ async def test_the_demo_configures_a_novo_source_whose_health_shows_it_is_unreac
     assert mapped > 0
     assert [r.status for r in runs] == ["error"] and "No se pudo conectar" in runs[0].error
     assert health_of(source).state == "con_error"
+    async with demo_db.transaction(TenantContext.system()) as s:
+        export_run = await s.scalar(select(SyncRun).where(SyncRun.centre_id == source.centre_id,
+                                                          SyncRun.kind == "detalle_atenciones"))
+    # Yesterday's national export: two attended, one with its end missing, an abandonment, a transfer (two
+    # segments), a cancellation and a service nobody mapped yet.
+    assert "exportación nacional «detalle de atenciones»" in lines[1]
+    assert (export_run.status, export_run.trigger, export_run.rows_read, export_run.imported, export_run.cancelled,
+            export_run.unmapped, export_run.rejected) == ("exito", "importacion", 7, 5, 1, 1, 0)
     assert await load_demo(demo_db) == ["Fuentes de datos: la fuente Novo SGA de demostración ya estaba configurada."]

@@ -10,12 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.db import TenantContext
+from app.sla.sources.common import COUNT_KEYS
 from app.sla.sources.models import RUN_KINDS, SyncRun
 from app.tenants.models import Centre
 
 MAX_STORED_REASONS = 2_000
-COUNT_KEYS = ("leidos", "importados", "actualizados", "sin_cambios", "abiertos", "cancelados", "sin_mapeo",
-              "rechazados")
 
 
 @dataclass

@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.actor import Actor
 from app.db import Database, TenantContext
 from app.errors import NotFound, ValidationFailed
+from app.localtime import now_utc
 from app.sla import ingest
 from app.sla.models import Advisor, AdvisorAssignment, ExpressAttention
 from app.sla.sources import detalle_atenciones, mac_express, zkteco
 from app.sla.sources.common import SourceResult, check_size, csv_rows, table_rows
+from app.sla.sources.history import RunCounts, record_run
 from app.tenants.models import Centre, CentreService, Entity
 
 
@@ -209,13 +211,22 @@ FORMATS = {f.name: f for f in (
     Format("mac_express", "mac-express", "Atenciones MAC Express (CSV)", import_express),
 )}
 BY_CLI_NAME = {f.cli_name: f for f in FORMATS.values()}
+# Formats whose imports are runs of a centre's feed, shown in its sync history (app.sla.sources.history).
+SYNC_HISTORY_KINDS = {"detalle": "detalle_atenciones"}
 
 
 async def import_source(session: AsyncSession, ctx: TenantContext, centre: Centre, fmt: Format, data: bytes,
                         filename: str | None, source: str) -> tuple[SourceResult, ingest.IngestReport]:
+    started_at = now_utc()
     result, report = await fmt.run(session, centre, data, filename)
     result.batch_id = await ingest.record_batch(session, ctx, report, centre_id=centre.id, source=source,
                                                 kind=fmt.name, filename=filename, summary=result.summary())
+    if fmt.name in SYNC_HISTORY_KINDS:
+        # The national export is a feed of the centre like its Novo database: its run joins the sync history.
+        await record_run(session, ctx, centre_id=centre.id, kind=SYNC_HISTORY_KINDS[fmt.name], trigger="importacion",
+                         started_at=started_at, finished_at=now_utc(), filename=filename,
+                         counts=RunCounts(**result.counts, reasons=[e.as_dict() for e in result.errors],
+                                          warnings=[w.reason for w in result.warnings]))
     return result, report
 
 

@@ -39,9 +39,9 @@ from app.sla.sources.models import DataSource, ServiceMapping, SourceService, Sy
 from app.sla.sources.secrets import decrypt
 from app.tenants.models import CentreModule, CentreOpeningHours, Entity
 
-# A Novo attention that is closed may lack its end (1.x never writes dt_fim on «encerrado»; an archived
-# «iniciado» was never closed): it counts for waiting, not for handling time. So, for this feed only, an
-# attended segment needs its call and start, a transferred one its call; the other rules are the ingest's.
+# Novo redirects at triage (status 7, «erro de triagem») often before the attention starts: for this feed a
+# transferred segment needs only its call, an attended one its call and start (the end may be missing in both
+# feeds: 1.x never writes dt_fim on «encerrado»); the other rules are the ingest's.
 _END_RULES = ("Un ticket atendido o derivado necesita",)
 NOVO_TICKETS = dataclasses.replace(
     ingest.TICKETS,
