@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 from decimal import Decimal
-from xml.sax.saxutils import escape
+from app.documents.pdf_text import escape
 
 from reportlab.graphics.barcode import qrencoder
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
