@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
+from app import offload
 from app.auth.actor import request_context
 from app.auth.guards import requires_role
 from app.billing_reports import exports, services
@@ -89,12 +90,12 @@ class StatementsController(Controller):
                                            centre_id=_uuid(centro, "centro"))
         stem = f"estado-de-cuenta-consolidado-{year}" + (f"-{month:02d}" if month else "")
         if formato == "csv":
-            return _download(f"{stem}.csv", MEDIA_TYPES["csv"], exports.to_csv(data.statements))
+            return _download(f"{stem}.csv", MEDIA_TYPES["csv"], await offload.run(exports.to_csv, data.statements))
         if formato == "xlsx":
-            return _download(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], exports.to_xlsx(data.statements))
+            return _download(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], await offload.run(exports.to_xlsx, data.statements))
         if formato == "pdf":
             names = sorted({s.participant.name for s in data.statements})
-            pdf = render_consolidated(data.statements, title=", ".join(names) if len(names) <= 2 else
+            pdf = await offload.run(render_consolidated, data.statements, title=", ".join(names) if len(names) <= 2 else
                                       f"{len(names)} entidades", subtitle=data.label,
                                       issued_on=datetime.now(LIMA).date())
             return _download(f"{stem}.pdf", MEDIA_TYPES["pdf"], pdf)
