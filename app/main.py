@@ -21,6 +21,7 @@ from app.auth.csrf import csrf_middleware
 from app.auth.session_store import PostgresSessionStore, SessionConfig
 from app.config import Settings, get_settings
 from app.db import get_database
+from app.edge import UPLOAD_BODY_LIMIT, EdgeGuardMiddleware
 from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
 from app.web.page import configure_jinja
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[RequestLogMiddleware, session_config.middleware, ActorMiddleware(), rate_limit.middleware, csrf],
+        middleware=[RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware, ActorMiddleware(), rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
         plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],
@@ -81,5 +82,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                              type="http", scheme="bearer", bearer_format="JWT",
                                              description="Token de /oauth/token (credenciales de cliente)")})),
         on_shutdown=[close_database],
+        request_max_body_size=UPLOAD_BODY_LIMIT,
         debug=False,
     )

@@ -292,7 +292,8 @@ class AdhesionController(Controller):
         flash(request, f"Documento firmado. La adhesión quedó «{states.STATE_LABELS[state]}».", "exito")
         return Redirect(f"/adhesiones/{adhesion_id}")
 
-    @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)])
+    @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)],
+          request_max_body_size=services.MAX_SIGNED_PDF_BYTES + 64 * 1024)
     async def upload_signed(self, request: Request, adhesion_id: FromPath[uuid.UUID],
                             data: Multipart) -> Page | Redirect:
         caller = caller_of(request)
