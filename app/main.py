@@ -28,8 +28,8 @@ from app.web.page import configure_jinja
 from app.web.responses import handle_exception
 
 WEB_DIR = Path(__file__).parent / "web"
-# Throttled paths: sign-in, reset and token endpoints (password guessing, mail flooding).
-THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", "/invitacion")
+# Throttled paths: sign-in, reset, token, registration and public verification (guessing, flooding, CPU).
+THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", "/invitacion", "/verificar")
 
 
 def route_handlers() -> list:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from app.adhesion import services, states
 from app.adhesion.pdf import PLACEHOLDERS
-from app.adhesion.schemas import AdhesionCreate, AdhesionUpdate
+from app.adhesion.schemas import MAX_SERVICES, AdhesionCreate, AdhesionUpdate
 from app.auth import oidc, reauth
 from app.auth.actor import SESSION_OIDC_SUBJECT, client_ip, get_actor
 from app.auth.guards import requires_role
@@ -76,6 +76,8 @@ def parse_services(text: str) -> list[dict[str, str]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        if len(lines) == MAX_SERVICES:
+            raise ValidationFailed(f"Una adhesión admite como máximo {MAX_SERVICES} servicios.", field="servicios")
         code, sep, name = line.partition("|")
         if not sep:
             raise ValidationFailed(f"Línea {number} de servicios: use «CÓDIGO | Nombre del servicio».",

@@ -373,6 +373,7 @@ def read_table(filename: str, content: bytes) -> list[dict[str, str]]:
     if name.endswith(".xlsx"):
         from openpyxl import load_workbook
 
+        _check_xlsx_size(content)
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
             rows = _bounded(["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True))
@@ -403,6 +404,23 @@ def read_table(filename: str, content: bytes) -> list[dict[str, str]]:
         raise ValidationFailed(f"Faltan columnas: {', '.join(missing)}. La primera fila debe ser: "
                                f"{', '.join(IMPORT_COLUMNS)}.", field="archivo")
     return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+# What 2,000 rows of a few columns take once decompressed, with ample room. A sheet's XML beyond it has too many
+# rows or is a zip bomb; openpyxl would decompress and scan all of it before the first row is read.
+MAX_XLSX_PART_BYTES = 4 * 1024 * 1024
+
+
+def _check_xlsx_size(content: bytes) -> None:
+    import zipfile
+
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except zipfile.BadZipFile:
+        raise ValidationFailed("El archivo XLSX no se pudo leer.", field="archivo") from None
+    if any(p.file_size > MAX_XLSX_PART_BYTES for p in parts) or sum(p.file_size for p in parts) > 4 * MAX_XLSX_PART_BYTES:
+        raise ValidationFailed(f"El archivo XLSX es demasiado grande una vez descomprimido: admite hasta "
+                               f"{MAX_IMPORT_ROWS} filas.", field="archivo")
 
 
 def _bounded(rows: Iterable[list[str]]) -> list[list[str]]:
