@@ -26,6 +26,7 @@ from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
 from app.web.page import configure_jinja
 from app.web.responses import handle_exception
+from app.web.security_headers import SecurityHeadersMiddleware
 
 WEB_DIR = Path(__file__).parent / "web"
 # Throttled paths: sign-in, reset, token, registration and public verification (guessing, flooding, CPU).
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware, ActorMiddleware(), rate_limit.middleware, csrf],
+        middleware=[SecurityHeadersMiddleware, RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
+                    ActorMiddleware(), rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
         plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],

@@ -82,7 +82,8 @@ async def _notify_failed_sign_ins(s, user_id: uuid.UUID, failures: int, address:
 
 
 async def request_password_reset(email: str, *, ip: str | None) -> None:
-    """Sends a one-time link if the account exists; answers the same either way (no account probing)."""
+    """Sends a one-time link if the account exists; answers the same either way (no account probing), after
+    the same work: the token, the look-up, the mail's text and the audit entry happen for every address."""
     from app.worker.mail import queue_email
 
     settings = get_settings()
@@ -93,17 +94,15 @@ async def request_password_reset(email: str, *, ip: str | None) -> None:
     async with db.transaction(anon) as s:
         row = (await s.execute(text("SELECT * FROM auth_create_reset_token(:e, :h, :x)"),
                                {"e": email.strip(), "h": token_hash(token), "x": expires})).first()
-        if row is None:
-            return
         link = f"{settings.base_url}/restablecer/{token}"
-        await queue_email(
-            s, to=row.email, subject="Restablecer su contraseña de la Plataforma MAC",
-            body=(f"Estimado(a) {row.full_name}:\n\nPara definir una nueva contraseña, abra este enlace "
-                  f"(vence en {RESET_TOKEN_HOURS} horas y sirve una sola vez):\n\n{link}\n\n"
-                  "Si usted no lo solicitó, ignore este mensaje; su contraseña actual sigue vigente.\n"),
-        )
+        subject = "Restablecer su contraseña de la Plataforma MAC"
+        body = (f"Estimado(a) {row.full_name if row else email}:\n\nPara definir una nueva contraseña, abra este "
+                f"enlace (vence en {RESET_TOKEN_HOURS} horas y sirve una sola vez):\n\n{link}\n\n"
+                "Si usted no lo solicitó, ignore este mensaje; su contraseña actual sigue vigente.\n")
+        if row is not None:
+            await queue_email(s, to=row.email, subject=subject, body=body)
         await audit.record(s, anon, action="restablecimiento_solicitado", record_type="usuario",
-                           record_id=row.user_id, actor_label=email[:200])
+                           record_id=row.user_id if row else None, actor_label=email[:200])
 
 
 async def reset_password(token: str, password: str, confirmation: str, *, ip: str | None) -> uuid.UUID:
