@@ -25,6 +25,7 @@ from app.edge import UPLOAD_BODY_LIMIT, EdgeGuardMiddleware
 from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
 from app.web.page import configure_jinja
+from app.web.openapi import TimeOfDaySchema, document_problems
 from app.web.responses import handle_exception
 from app.web.security_headers import SecurityHeadersMiddleware
 
@@ -64,14 +65,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def close_database() -> None:
         await database.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
         middleware=[SecurityHeadersMiddleware, RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
                     ActorMiddleware(), rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
-        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],
+        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin(), TimeOfDaySchema()],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="Plataforma MAC", version="1.0.0", path="/schema",
                                      description="API de la Plataforma MAC (Mejor Atención al Ciudadano). Los "
@@ -87,3 +88,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=UPLOAD_BODY_LIMIT,
         debug=False,
     )
+    document_problems(app)
+    return app

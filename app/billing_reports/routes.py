@@ -62,6 +62,7 @@ def _download(filename: str, media_type: str, content: bytes) -> Response:
 class StatementsController(Controller):
     path = "/estados-de-cuenta"
     guards = READERS
+    include_in_schema = False  # pages and downloads for people, not the API
 
     @get("/", name="statements:list")
     async def list_page(self, request: Request, centro: FromQuery[str | None] = None,
@@ -133,6 +134,7 @@ class StatementsController(Controller):
 class BatchesController(Controller):
     path = "/estados-de-cuenta/lotes"
     guards = COORDINATOR
+    include_in_schema = False  # pages for the coordinator, not the API
 
     @get("/", name="statements:batches")
     async def batches(self, request: Request) -> Page:
