@@ -40,6 +40,7 @@ MIB = 1024 * KIB
 # the few routes that take larger files (a month of attentions, a PDF signed elsewhere) declare their own.
 DEFAULT_BODY_LIMIT = 256 * KIB
 UPLOAD_BODY_LIMIT = 5 * MIB + 64 * KIB
+OFFLOAD_CHECK_ABOVE = 256 * KIB
 
 PageNumber = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_NUMBER, description="Número de página (desde 1).")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Elementos por página.")]
@@ -195,12 +196,19 @@ class EdgeGuardMiddleware:
             if limit is not None and len(body) > limit:
                 raise RequestEntityTooLarge
             if body:
+                check = None
                 if content_type == "application/x-www-form-urlencoded":
-                    check_urlencoded(body)
+                    check = (check_urlencoded, body)
                 elif content_type == "multipart/form-data" and options.get("boundary"):
-                    check_multipart(body, options["boundary"])
+                    check = (check_multipart, body, options["boundary"])
                 elif content_type.endswith("json"):
-                    check_json(body)
+                    check = (check_json, body)
+                if check and len(body) > OFFLOAD_CHECK_ABOVE:  # a big upload is scanned in the pool
+                    from app import offload
+
+                    await offload.run(*check)
+                elif check:
+                    check[0](*check[1:])
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 

@@ -128,3 +128,18 @@ async def test_the_request_log_shows_the_status_the_client_received(anonymous, c
     assert [csrf.status_code, nul.status_code, big.status_code] == [403, 400, 413]
     statuses = [entry["status"] for entry in logged if entry["path"] == "/ingresar" and entry["method"] == "POST"]
     assert statuses == [403, 400, 413]
+
+
+async def test_the_services_of_an_adhesion_are_bounded_in_lines_and_characters(client):
+    from app.adhesion.routes import parse_services
+    from app.adhesion.schemas import MAX_SERVICES
+    from app.errors import ValidationFailed
+
+    three_thousand = "".join(f"S{n} | {'Servicio ' * 16}\n" for n in range(3000))  # the report's 3,000 × 150
+    assert (await client.submit("/adhesiones/nueva", {"servicios": three_thousand})).status_code == 413
+    long_field = "".join(f"S{n} | {'Servicio ' * 16}\n" for n in range(200))  # 29,000 characters
+    response = await client.submit("/adhesiones/nueva", {"servicios": long_field})
+    assert_refused(response, 422, "servicios", "demasiado largo")
+    assert len(parse_services("".join(f"S{n} | Servicio {n}\n" for n in range(MAX_SERVICES)))) == MAX_SERVICES
+    with pytest.raises(ValidationFailed, match=f"como máximo {MAX_SERVICES} servicios"):
+        parse_services("".join(f"S{n} | Servicio {n}\n" for n in range(MAX_SERVICES + 1)))
