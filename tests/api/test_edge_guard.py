@@ -143,3 +143,17 @@ async def test_the_services_of_an_adhesion_are_bounded_in_lines_and_characters(c
     assert len(parse_services("".join(f"S{n} | Servicio {n}\n" for n in range(MAX_SERVICES)))) == MAX_SERVICES
     with pytest.raises(ValidationFailed, match=f"como máximo {MAX_SERVICES} servicios"):
         parse_services("".join(f"S{n} | Servicio {n}\n" for n in range(MAX_SERVICES + 1)))
+
+
+async def test_public_posts_are_rate_limited_and_the_refusal_is_logged_as_the_429_it_is(settings, monkeypatch):
+    from app.main import create_app
+
+    strict = create_app(settings.model_copy(update={"login_rate_limit_per_minute": 2}))
+    logged: list[dict] = []
+    monkeypatch.setattr(app_logging, "log_request", lambda **fields: logged.append(fields))
+    transport = httpx.ASGITransport(app=strict, client=("10.13.9.9", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        pdf = {"pdf": ("a.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}
+        statuses = [(await http.post("/verificar", files=pdf)).status_code for _ in range(3)]
+    assert statuses[-1] == 429
+    assert [e["status"] for e in logged if e["path"] == "/verificar"] == statuses
