@@ -27,7 +27,7 @@ from app.modules import domain_modules
 from app.web.page import configure_jinja
 from app.web.openapi import TimeOfDaySchema, document_problems
 from app.web.responses import handle_exception
-from app.web.security_headers import SecurityHeadersMiddleware
+from app.web.security_headers import add_security_headers
 
 WEB_DIR = Path(__file__).parent / "web"
 # Throttled paths: sign-in, reset, token, registration and public verification (guessing, flooding, CPU).
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[SecurityHeadersMiddleware, RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
+        middleware=[RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
                     ActorMiddleware(), rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                              type="http", scheme="bearer", bearer_format="JWT",
                                              description="Token de /oauth/token (credenciales de cliente)")})),
         on_shutdown=[close_database],
+        before_send=[add_security_headers],
         request_max_body_size=UPLOAD_BODY_LIMIT,
         debug=False,
     )

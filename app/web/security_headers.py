@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
                "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -24,22 +24,12 @@ ACTIVE_TYPES = ("text/html", "application/xhtml", "image/svg", "text/xml", "appl
                 "application/javascript", "application/ecmascript", "text/xsl", "multipart/")
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        docs = scope["path"] == "/schema" or scope["path"].startswith("/schema/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = secured(list(message.get("headers") or []), docs=docs)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Litestar ``before_send`` hook: every response the app sends, the router's own 404 and 405 included."""
+    if message["type"] == "http.response.start":
+        path = scope.get("path", "")
+        message["headers"] = secured(list(message.get("headers") or []),
+                                     docs=path == "/schema" or path.startswith("/schema/"))
 
 
 def secured(headers: list[tuple[bytes, bytes]], *, docs: bool = False) -> list[tuple[bytes, bytes]]:

@@ -30,6 +30,8 @@ async def test_a_page_gets_a_policy_that_allows_only_the_apps_own_scripts_and_no
     assert response.headers["x-frame-options"] == "DENY"
     problem = await client.get("/api/v1/admin/usuarios")  # errors too
     assert problem.headers["x-content-type-options"] == "nosniff"
+    missing = await client.get("/no-existe")  # the router's own 404 page
+    assert "frame-ancestors 'none'" in missing.headers["content-security-policy"]
 
 
 def test_no_template_carries_an_inline_script_or_event_handler():
