@@ -50,10 +50,14 @@ class Settings(BaseSettings):
 
     # POSTs per minute and client address on sign-in, reset, registration and token endpoints.
     login_rate_limit_per_minute: int = 20
-    login_max_failures: int = 5
-    login_lock_minutes: int = 15
     access_token_minutes: int = 15
     log_json: bool = False
+
+    # CPU-heavy work of web requests (PDF parsing, rendering, signing, spreadsheets) runs in a bounded pool of
+    # threads (app.offload): this many at a time, this many more waiting (then 503), each with a time limit.
+    offload_workers: int = Field(default=2, ge=1, le=32)
+    offload_queue: int = Field(default=8, ge=0, le=1000)
+    offload_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Retention (app.worker.retention, daily in the worker and `mac retencion`): outbox messages and e-mails
     # already sent, and one-time links (password reset, set-password, unaccepted invitations) that stopped

@@ -21,12 +21,20 @@ def configure_logging(json_logs: bool = False, level: int = logging.INFO) -> Non
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
+def log_request(**fields) -> None:  # noqa: ANN003
+    structlog.get_logger("mac.http").info("solicitud", **fields)
+
+
 class RequestLogMiddleware:
     """One structured line per request: id, method, path, status, duration, and who asked (role, entity)."""
 
     def __init__(self, app) -> None:  # noqa: ANN001
-        self.app = app
-        self.log = structlog.get_logger("mac.http")
+        # Errors raised by the middleware below (CSRF, rate limit, edge guard) become their response here, inside
+        # the logged call, so the logged status is the one the client received (Litestar would otherwise build
+        # it outside, after this line was written with 500).
+        from litestar.middleware._internal.exceptions import ExceptionHandlerMiddleware
+
+        self.app = ExceptionHandlerMiddleware(app=app, debug=None)
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -52,8 +60,7 @@ class RequestLogMiddleware:
         finally:
             actor = scope.get("state", {}).get("actor")
             if not scope["path"].startswith("/static/"):
-                self.log.info("solicitud", method=scope["method"], path=scope["path"], status=status,
-                              ms=round((time.perf_counter() - started) * 1000, 1),
-                              role=getattr(actor, "role", None),
-                              entity=str(actor.entity_id) if getattr(actor, "entity_id", None) else None)
+                log_request(method=scope["method"], path=scope["path"], status=status,
+                            ms=round((time.perf_counter() - started) * 1000, 1), role=getattr(actor, "role", None),
+                            entity=str(actor.entity_id) if getattr(actor, "entity_id", None) else None)
             structlog.contextvars.clear_contextvars()

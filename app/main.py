@@ -21,14 +21,17 @@ from app.auth.csrf import csrf_middleware
 from app.auth.session_store import PostgresSessionStore, SessionConfig
 from app.config import Settings, get_settings
 from app.db import get_database
+from app.edge import UPLOAD_BODY_LIMIT, EdgeGuardMiddleware
 from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
 from app.web.page import configure_jinja
+from app.web.openapi import TimeOfDaySchema, document_problems
 from app.web.responses import handle_exception
+from app.web.security_headers import add_security_headers
 
 WEB_DIR = Path(__file__).parent / "web"
-# Throttled paths: sign-in, reset and token endpoints (password guessing, mail flooding).
-THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", "/invitacion")
+# Throttled paths: sign-in, reset, token, registration and public verification (guessing, flooding, CPU).
+THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", "/invitacion", "/verificar")
 
 
 def route_handlers() -> list:
@@ -62,13 +65,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def close_database() -> None:
         await database.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
                                                                        include_in_schema=False)],
-        middleware=[RequestLogMiddleware, session_config.middleware, ActorMiddleware(), rate_limit.middleware, csrf],
+        middleware=[RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
+                    ActorMiddleware(), rate_limit.middleware, csrf],
         stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
         template_config=template_config,
-        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin()],
+        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin(), TimeOfDaySchema()],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="Plataforma MAC", version="1.0.0", path="/schema",
                                      description="API de la Plataforma MAC (Mejor Atención al Ciudadano). Los "
@@ -81,5 +85,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                              type="http", scheme="bearer", bearer_format="JWT",
                                              description="Token de /oauth/token (credenciales de cliente)")})),
         on_shutdown=[close_database],
+        before_send=[add_security_headers],
+        request_max_body_size=UPLOAD_BODY_LIMIT,
         debug=False,
     )
+    document_problems(app)
+    return app

@@ -16,7 +16,7 @@ from sqlalchemy import text
 # Tables the runtime role may only read and append to.
 APPEND_ONLY = {"audit_log"}
 # Tables the runtime role never touches directly (only through SECURITY DEFINER functions).
-DEFINER_ONLY = {"audit_chain_head", "password_reset_tokens"}
+DEFINER_ONLY = {"audit_chain_head", "password_reset_tokens", "login_throttle"}
 
 
 def enable_rls(table: str) -> None:

@@ -107,6 +107,7 @@ class AdhesionApi(Controller):
         return to_read(await services.get_adhesion(caller, adhesion_id))
 
     @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)], status_code=200,
+          request_max_body_size=services.MAX_SIGNED_PDF_BYTES + 64 * 1024,
           summary="Subir el PDF firmado con el certificado de la entidad (FAU + RUC)")
     async def upload_signed(self, request: Request, adhesion_id: FromPath[uuid.UUID],
                             data: Annotated[dict, Body(media_type=RequestEncodingType.MULTI_PART)]) -> AdhesionRead:

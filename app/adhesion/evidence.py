@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from xml.sax.saxutils import escape
+from app.documents.pdf_text import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -86,11 +86,11 @@ def render_evidence(data: EvidenceData) -> bytes:
         state = (f"{STATE_LABELS.get(e.from_state, '—') if e.from_state else '—'} → "
                  f"{STATE_LABELS.get(e.to_state, e.to_state or '—')}")
         who = e.actor + (f" (DNI {e.dni})" if e.dni else "")
-        origin = (e.ip or "—") + (f"<br/>{escape(e.user_agent[:90])}" if e.user_agent else "")
-        auth = (e.auth_method or "—") + (f" · acr {escape(e.acr)}" if e.acr else "")
+        origin = escape(e.ip or "—") + (f"<br/>{escape(e.user_agent[:90])}" if e.user_agent else "")
+        auth = escape(e.auth_method or "—") + (f" · acr {escape(e.acr)}" if e.acr else "")
         rows.append([_lima(e.at), Paragraph(escape(e.action), cell), Paragraph(escape(state), cell),
                      Paragraph(escape(who), cell), Paragraph(escape(f"{e.entity or '—'} / {e.role}"), cell),
-                     Paragraph(origin if e.ip else escape(origin), cell), Paragraph(auth, cell),
+                     Paragraph(origin, cell), Paragraph(auth, cell),
                      Paragraph(escape((e.comment or "")[:400]), cell)])
     table = Table(rows, colWidths=[26 * mm, 24 * mm, 40 * mm, 36 * mm, 36 * mm, 44 * mm, 26 * mm, 45 * mm],
                   repeatRows=1)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from app.adhesion import services, states
 from app.adhesion.pdf import PLACEHOLDERS
-from app.adhesion.schemas import AdhesionCreate, AdhesionUpdate
+from app.adhesion.schemas import MAX_SERVICES, AdhesionCreate, AdhesionUpdate
 from app.auth import oidc, reauth
 from app.auth.actor import SESSION_OIDC_SUBJECT, client_ip, get_actor
 from app.auth.guards import requires_role
@@ -76,6 +76,8 @@ def parse_services(text: str) -> list[dict[str, str]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        if len(lines) == MAX_SERVICES:
+            raise ValidationFailed(f"Una adhesión admite como máximo {MAX_SERVICES} servicios.", field="servicios")
         code, sep, name = line.partition("|")
         if not sep:
             raise ValidationFailed(f"Línea {number} de servicios: use «CÓDIGO | Nombre del servicio».",
@@ -292,7 +294,8 @@ class AdhesionController(Controller):
         flash(request, f"Documento firmado. La adhesión quedó «{states.STATE_LABELS[state]}».", "exito")
         return Redirect(f"/adhesiones/{adhesion_id}")
 
-    @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)])
+    @post("/{adhesion_id:uuid}/firma-externa", guards=[requires_role(*SIGNERS)],
+          request_max_body_size=services.MAX_SIGNED_PDF_BYTES + 64 * 1024)
     async def upload_signed(self, request: Request, adhesion_id: FromPath[uuid.UUID],
                             data: Multipart) -> Page | Redirect:
         caller = caller_of(request)

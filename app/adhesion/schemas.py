@@ -5,8 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+# List fields have a count limit like every text field has a length limit: the clause PDF lists them all.
+MAX_SERVICES = 200
+MAX_ANS_LINES = 200
+MAX_CHECKLIST_ITEMS = 50
 
 
 class ServiceLine(BaseModel):
@@ -23,8 +30,8 @@ class AnsLine(BaseModel):
 
 class AdhesionCreate(BaseModel):
     centre_id: uuid.UUID
-    services: list[ServiceLine] = Field(min_length=1)
-    ans: list[AnsLine] = Field(default_factory=list)
+    services: list[ServiceLine] = Field(min_length=1, max_length=MAX_SERVICES)
+    ans: list[AnsLine] = Field(default_factory=list, max_length=MAX_ANS_LINES)
     modules: int = Field(ge=1, le=100)
     area_m2: Decimal = Field(ge=0, le=10000, decimal_places=2)
     monthly_fee: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
@@ -49,7 +56,8 @@ class AdhesionUpdate(AdhesionCreate):
 class TransitionRequest(BaseModel):
     accion: str = Field(description="Acción de la tabla de transiciones, p. ej. evaluar, observar, derivar_sgp")
     motivo: str | None = Field(default=None, max_length=5000)
-    lista_verificacion: list[str] = Field(default_factory=list)
+    lista_verificacion: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
+                                                                             max_length=MAX_CHECKLIST_ITEMS)
 
 
 class PlatformSignatureRequest(BaseModel):

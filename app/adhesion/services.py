@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app import audit
+from app import audit, offload
 from app.adhesion import states
 from app.adhesion.evidence import EvidenceData, EvidenceEvent, EvidenceRevision, render_evidence
 from app.adhesion.models import Adhesion, AdhesionAttachment, AdhesionEvent, ClauseTemplate
@@ -419,9 +419,13 @@ def get_settings_is_demo() -> bool:
     return signing.sealing_identity(get_settings()).is_demo
 
 
-def _issue_pdf(row, code: str, issued_on: date) -> bytes:  # noqa: ANN001
-    """The document as issued: the layout plus one empty signature field per party."""
-    pdf = render_clause(clause_data(row, code, issued_on))
+async def _issue_pdf(row, code: str, issued_on: date) -> bytes:  # noqa: ANN001
+    """The document as issued: the layout plus one empty signature field per party (rendered in the pool)."""
+    return await offload.run(_issued_document, clause_data(row, code, issued_on))
+
+
+def _issued_document(data: ClauseData) -> bytes:
+    pdf = render_clause(data)
     pages = int(PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Count"])
     return signing.reserve_signature_fields(pdf, page=pages - 1, boxes=SIGNATURE_BOXES)
 
@@ -432,7 +436,7 @@ async def preview_pdf(caller: Caller, adhesion_id: uuid.UUID) -> tuple[str, byte
         row = await _load(s, adhesion_id)
     if row[0].state not in (states.BORRADOR, states.OBSERVADA):
         return await document_pdf(caller, adhesion_id)
-    return f"clausula-{row[0].draft_code}-vista-previa.pdf", _issue_pdf(row, row[0].draft_code, today_lima())
+    return f"clausula-{row[0].draft_code}-vista-previa.pdf", await _issue_pdf(row, row[0].draft_code, today_lima())
 
 
 async def document_pdf(caller: Caller, adhesion_id: uuid.UUID, code: str | None = None) -> tuple[str, bytes]:
@@ -610,7 +614,7 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
             # Already issued for signature (downloaded for FIRMA PERÚ)? Then that exact document is signed.
             document = await s.scalar(select(RegisteredDocument).where(RegisteredDocument.code == code))
             base = await verification.latest_content(s, document.id) if document else \
-                _issue_pdf(row, code, today_lima())
+                await _issue_pdf(row, code, today_lima())
         else:
             code = adhesion.document_code
             document = await s.scalar(select(RegisteredDocument).where(RegisteredDocument.code == code))
@@ -619,8 +623,8 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
         if external is None:
             method = {"contrasena": "contraseña", "oidc": "ID GOB.PE (OIDC)"}.get(caller.actor.auth_method,
                                                                                   caller.actor.auth_method)
-            sealed = await signing.seal(
-                base, field_name=field_name, identity=signing.sealing_identity(settings),
+            sealed = await offload.run_async(
+                signing.seal, base, field_name=field_name, identity=signing.sealing_identity(settings),
                 stamp_lines=["Firmado electrónicamente por:",
                              caller.actor.full_name[:48] + (f" (DNI {dni})" if dni else ""),
                              f"por {signer_entity.short_name[:30]} (RUC {signer_entity.ruc})",
@@ -639,8 +643,8 @@ async def _sign(caller: Caller, adhesion_id: uuid.UUID, *, external: bytes | Non
             if action == "presentar":
                 # An upload must sign the document issued for this version: the one the entity downloaded.
                 base = await _issued_original_for_upload(s, caller, row, external)
-            result = await signing.validate_external_signature(
-                external, base, field_name=field_name, expected_ruc=signer_entity.ruc,
+            result = await offload.run_async(
+                signing.validate_external_signature, external, base, field_name=field_name, expected_ruc=signer_entity.ruc,
                 trust_roots=signing.load_trust_roots(settings.signature_trust_roots))
             signed, level, signed_at = external, result.summary.level, result.summary.signed_at
             kind, signer = "firma_digital", result.summary.signer
@@ -707,7 +711,7 @@ async def issue_for_external_signature(caller: Caller, adhesion_id: uuid.UUID) -
         code = adhesion.draft_code
         document = await s.scalar(select(RegisteredDocument).where(RegisteredDocument.code == code))
         if document is None:
-            content = _issue_pdf(row, code, today_lima())
+            content = await _issue_pdf(row, code, today_lima())
             if adhesion.document_code:
                 await verification.supersede(s, code=adhesion.document_code, by=code)
             document = await verification.register_document(
@@ -749,8 +753,8 @@ async def evidence_pdf(caller: Caller, adhesion_id: uuid.UUID) -> tuple[str, byt
                                          number=r.number, label=r.label, sha256=r.sha256, size=r.size,
                                          at=r.created_at, level=r.level) for r in view.revisions),
         demo=signing.sealing_identity(get_settings()).is_demo)
-    pdf = render_evidence(data)
-    sealed = await signing.seal_new_field(pdf, field_name="SelloConstancia",
+    pdf = await offload.run(render_evidence, data)
+    sealed = await offload.run_async(signing.seal_new_field, pdf, field_name="SelloConstancia",
                                           identity=signing.sealing_identity(get_settings()),
                                           reason="Constancia de trazabilidad de la adhesión",
                                           tsa_url=get_settings().tsa_url, level=get_settings().sealing_level)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
+from litestar.types import Empty
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,6 +77,12 @@ class PostgresSessionStore(Store):
 
 class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(self, scope_session, message, connection) -> None:  # noqa: ANN001
+        if isinstance(scope_session, dict) and not scope_session:
+            # Nothing to keep: a visitor without a session gets no row and no cookie (Litestar would store the
+            # empty dict for every anonymous request, /health included); an emptied session is forgotten.
+            if connection.cookies.get(self.config.key) in (None, "", "null"):
+                return
+            scope_session = Empty
         if isinstance(scope_session, dict) and scope_session.pop(ROTATE_FLAG, False):
             old = connection.cookies.get(self.config.key)
             if old and old != "null":

@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from sqlalchemy import select
 
@@ -40,6 +42,12 @@ def requires_machine_client(connection: ASGIConnection, _: BaseRouteHandler) -> 
         raise NotAuthorizedException("Se requiere un token de acceso válido.")
     if not actor.is_machine:
         raise PermissionDeniedException("Esta API es para sistemas con token de acceso, no para sesiones de personas.")
+
+
+@dataclass
+class OAuthErrorBody:
+    error: str
+    error_description: str
 
 
 def _oauth_error(exc: OAuthError) -> Response:
@@ -66,7 +74,10 @@ class TokenController(Controller):
     path = "/oauth"
     tags = ["OAuth2"]
 
-    @post("/token", status_code=200, summary="Emitir token de acceso (client credentials)")
+    @post("/token", status_code=200, summary="Emitir token de acceso (client credentials)",
+          responses={status: ResponseSpec(OAuthErrorBody, media_type=MediaType.JSON, generate_examples=False,
+                                          description=f"Error OAuth2 (RFC 6749 §5.2): {label}")
+                     for status, label in ((400, "solicitud no válida"), (401, "cliente no autenticado"))})
     async def token(self, request: Request) -> Response:
         """RFC 6749 §4.4: a machine client trades its credentials for a short-lived bearer token.
 

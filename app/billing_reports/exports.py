@@ -12,7 +12,6 @@ are simply their rows one after another, with one total at the end.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -22,6 +21,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from app.billing_reports.statement import StatementData, StatementLine, totals
+from app.documents.exports import append_row, csv_bytes
 
 COLUMNS = ("RUC", "Entidad", "Centro", "Periodo", "Categoría", "Ítem", "Clave", "Cantidad", "Cantidad total",
            "Participación (%)", "Importe (S/)", "Referencia de ajuste", "Estado de cuenta", "Estado")
@@ -49,25 +49,11 @@ def grand_total(statements: Iterable[StatementData]) -> Decimal:
     return sum((totals(s.lines).total for s in statements), Decimal("0.00"))
 
 
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
-
-
 def to_csv(statements: Sequence[StatementData]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows(statements):
-        writer.writerow([_plain(v) for v in row])
-    total = [""] * len(COLUMNS)
+    total: list = [""] * len(COLUMNS)
     total[0] = TOTAL_LABEL
-    total[COLUMNS.index("Importe (S/)")] = _plain(grand_total(statements))
-    writer.writerow(total)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    total[COLUMNS.index("Importe (S/)")] = grand_total(statements)
+    return csv_bytes(COLUMNS, [*rows(statements), total])
 
 
 AMOUNT_FORMAT = '"S/ "#,##0.00;-"S/ "#,##0.00'
@@ -81,17 +67,17 @@ def to_xlsx(statements: Sequence[StatementData]) -> bytes:
     detail.title = "Detalle"
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="ECE7EA")
-    detail.append(list(COLUMNS))
+    append_row(detail, COLUMNS)
     for cell in detail[1]:
         cell.font, cell.fill = bold, fill
     amount_col = COLUMNS.index("Importe (S/)") + 1
     numeric = {COLUMNS.index("Cantidad") + 1: NUMBER_FORMAT, COLUMNS.index("Cantidad total") + 1: NUMBER_FORMAT,
                COLUMNS.index("Participación (%)") + 1: PERCENT_FORMAT, amount_col: AMOUNT_FORMAT}
     for row in rows(statements):
-        detail.append(list(row))  # Decimals are written as numbers, from their exact decimal text
+        append_row(detail, row)  # Decimals are written as numbers, from their exact decimal text
         for col, fmt in numeric.items():
             detail.cell(row=detail.max_row, column=col).number_format = fmt
-    detail.append([TOTAL_LABEL] + [None] * (amount_col - 2) + [grand_total(statements)])
+    append_row(detail, [TOTAL_LABEL] + [None] * (amount_col - 2) + [grand_total(statements)])
     last = detail.max_row
     for cell in detail[last]:
         cell.font = bold
@@ -102,12 +88,12 @@ def to_xlsx(statements: Sequence[StatementData]) -> bytes:
     detail.freeze_panes = "A2"
 
     summary = wb.create_sheet("Resumen")
-    summary.append(list(SUMMARY_COLUMNS))
+    append_row(summary, SUMMARY_COLUMNS)
     for cell in summary[1]:
         cell.font, cell.fill = bold, fill
     for s in statements:
         t = totals(s.lines)
-        summary.append([s.number, s.version, s.participant.ruc, s.participant.name, s.centre_name, s.period_code,
+        append_row(summary, [s.number, s.version, s.participant.ruc, s.participant.name, s.centre_name, s.period_code,
                         s.status, t.common_costs, t.fee, t.adjustments, t.total])
         for col in range(8, 12):
             summary.cell(row=summary.max_row, column=col).number_format = AMOUNT_FORMAT

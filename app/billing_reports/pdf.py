@@ -17,7 +17,7 @@ import io
 import itertools
 import math
 from decimal import Decimal
-from xml.sax.saxutils import escape
+from app.documents.pdf_text import escape
 
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors

@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
+from app import offload
 from app.auth.actor import request_context
 from app.auth.guards import requires_role
 from app.billing_reports import exports, services
@@ -61,6 +62,7 @@ def _download(filename: str, media_type: str, content: bytes) -> Response:
 class StatementsController(Controller):
     path = "/estados-de-cuenta"
     guards = READERS
+    include_in_schema = False  # pages and downloads for people, not the API
 
     @get("/", name="statements:list")
     async def list_page(self, request: Request, centro: FromQuery[str | None] = None,
@@ -89,12 +91,12 @@ class StatementsController(Controller):
                                            centre_id=_uuid(centro, "centro"))
         stem = f"estado-de-cuenta-consolidado-{year}" + (f"-{month:02d}" if month else "")
         if formato == "csv":
-            return _download(f"{stem}.csv", MEDIA_TYPES["csv"], exports.to_csv(data.statements))
+            return _download(f"{stem}.csv", MEDIA_TYPES["csv"], await offload.run(exports.to_csv, data.statements))
         if formato == "xlsx":
-            return _download(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], exports.to_xlsx(data.statements))
+            return _download(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], await offload.run(exports.to_xlsx, data.statements))
         if formato == "pdf":
             names = sorted({s.participant.name for s in data.statements})
-            pdf = render_consolidated(data.statements, title=", ".join(names) if len(names) <= 2 else
+            pdf = await offload.run(render_consolidated, data.statements, title=", ".join(names) if len(names) <= 2 else
                                       f"{len(names)} entidades", subtitle=data.label,
                                       issued_on=datetime.now(LIMA).date())
             return _download(f"{stem}.pdf", MEDIA_TYPES["pdf"], pdf)
@@ -132,6 +134,7 @@ class StatementsController(Controller):
 class BatchesController(Controller):
     path = "/estados-de-cuenta/lotes"
     guards = COORDINATOR
+    include_in_schema = False  # pages for the coordinator, not the API
 
     @get("/", name="statements:batches")
     async def batches(self, request: Request) -> Page:

@@ -186,6 +186,9 @@ class CostSharingController(Controller):
             return back(period_id, "#costos")
         try:
             report = await svc.import_items(ctx_of(request), period_id, file[0], file[2])
+        except ValidationFailed as exc:  # the file itself (format, size, rows): said on the result page, 422
+            return Page("costsharing/import_report.html", status_code=exc.status_code,
+                        context={"report": None, "error": exc.message, "period_id": period_id, "filename": file[0]})
         except DomainError as exc:
             if exc.status_code in (403, 404):
                 raise

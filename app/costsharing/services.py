@@ -15,6 +15,7 @@ import io
 import unicodedata
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, offload
 from app.costsharing import periods as pm
 from app.costsharing.allocation import (
     KEY_LABELS,
@@ -363,23 +364,36 @@ IMPORT_COLUMNS = ("categoria", "descripcion", "monto", "referencia", "tipo")
 
 
 def read_table(filename: str, content: bytes) -> list[dict[str, str]]:
-    """Rows of a CSV (UTF-8, comma or semicolon) or XLSX file as dicts keyed by the normalised header."""
+    """Rows of a CSV (UTF-8, comma or semicolon) or XLSX file as dicts keyed by the normalised header.
+
+    Both are read as a stream and reading stops at the row limit: a small file declaring a huge sheet is
+    refused after :data:`MAX_IMPORT_ROWS` rows, not after loading them all. CPU-heavy: web code calls it
+    through app.offload."""
     name = filename.lower()
     if name.endswith(".xlsx"):
         from openpyxl import load_workbook
 
+        _check_xlsx_size(content)
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
+            rows = _bounded(["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True))
+        except ValidationFailed:
+            raise
         except Exception:  # noqa: BLE001 - any unreadable workbook is the same problem for the user
             raise ValidationFailed("El archivo XLSX no se pudo leer.", field="archivo") from None
-        rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     elif name.endswith(".csv"):
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = content.decode("latin-1")
-        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        try:
+            dialect = csv.Sniffer().sniff(text.split("\n", 1)[0] if text else ",", delimiters=",;")
+        except csv.Error:
+            dialect = csv.excel  # one column, or no delimiter in the header: the header check says what is missing
+        try:
+            rows = _bounded(csv.reader(io.StringIO(text.replace("\x00", "")), dialect))
+        except csv.Error as exc:
+            raise ValidationFailed(f"El archivo CSV está mal formado: {exc}.", field="archivo") from None
     else:
         raise ValidationFailed("Suba un archivo .csv o .xlsx.", field="archivo")
     if not rows:
@@ -389,8 +403,36 @@ def read_table(filename: str, content: bytes) -> list[dict[str, str]]:
     if missing:
         raise ValidationFailed(f"Faltan columnas: {', '.join(missing)}. La primera fila debe ser: "
                                f"{', '.join(IMPORT_COLUMNS)}.", field="archivo")
-    out = [dict(zip(header, row, strict=False)) for row in rows[1:] if any(str(c).strip() for c in row)]
-    if len(out) > MAX_IMPORT_ROWS:
+    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+# What 2,000 rows of a few columns take once decompressed, with ample room. A sheet's XML beyond it has too many
+# rows or is a zip bomb; openpyxl would decompress and scan all of it before the first row is read.
+MAX_XLSX_PART_BYTES = 4 * 1024 * 1024
+
+
+def _check_xlsx_size(content: bytes) -> None:
+    import zipfile
+
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except zipfile.BadZipFile:
+        raise ValidationFailed("El archivo XLSX no se pudo leer.", field="archivo") from None
+    if any(p.file_size > MAX_XLSX_PART_BYTES for p in parts) or sum(p.file_size for p in parts) > 4 * MAX_XLSX_PART_BYTES:
+        raise ValidationFailed(f"El archivo XLSX es demasiado grande una vez descomprimido: admite hasta "
+                               f"{MAX_IMPORT_ROWS} filas.", field="archivo")
+
+
+def _bounded(rows: Iterable[list[str]]) -> list[list[str]]:
+    """The header and the non-blank rows, refusing the file as soon as it has more than MAX_IMPORT_ROWS data rows
+    (or, blank ones included, ten times as many lines)."""
+    out: list[list[str]] = []
+    for seen, row in enumerate(rows):
+        if seen > 10 * MAX_IMPORT_ROWS or len(out) > MAX_IMPORT_ROWS + 1:
+            raise ValidationFailed(f"El archivo tiene más de {MAX_IMPORT_ROWS} filas.", field="archivo")
+        if not out or any(str(c).strip() for c in row):
+            out.append(list(row))
+    if len(out) > MAX_IMPORT_ROWS + 1:
         raise ValidationFailed(f"El archivo tiene más de {MAX_IMPORT_ROWS} filas.", field="archivo")
     return out
 
@@ -398,7 +440,7 @@ def read_table(filename: str, content: bytes) -> list[dict[str, str]]:
 async def import_items(ctx: TenantContext, period_id: uuid.UUID, filename: str, content: bytes) -> ImportReport:
     """Import cost items; each row is reported (row numbers as in the file, the header being row 1). Valid
     rows are recorded, invalid ones are not, and the report says why."""
-    table = read_table(filename, content)
+    table = await offload.run(read_table, filename, content)
     report: list[ImportRow] = []
     async with get_database().transaction(ctx) as s:
         period, _ = await _coordinated_period(s, ctx, period_id)

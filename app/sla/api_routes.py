@@ -14,7 +14,7 @@ from app.auth.guards import requires_scope
 from app.db import get_database
 from app.errors import ValidationFailed
 from app.sla import services
-from app.sla.ingest import MAX_API_EVENTS
+from app.sla.ingest import MAX_API_BATCH_BYTES, MAX_API_EVENTS
 from app.sla.schemas import BatchResult, RowErrorOut
 
 
@@ -23,7 +23,7 @@ class AttentionApiController(Controller):
     tags = ["atenciones"]
 
     @post("/lotes", guards=[requires_scope("atenciones:escribir")], summary="Enviar un lote de eventos de atención",
-          security=[{"BearerToken": []}], status_code=200)
+          security=[{"BearerToken": []}], status_code=200, request_max_body_size=MAX_API_BATCH_BYTES)
     async def batch(self, request: Request) -> Response:
         """Body (JSON): ``{"centro": "<uuid, opcional: el del cliente>", "eventos": [...]}``, at most 10,000
         events. Each event has ``tipo`` = ``atencion`` | ``marcacion`` | ``encuesta`` | ``interrupcion`` and the

@@ -8,7 +8,6 @@ at once — and on demand by the centre's coordinator. Regenerating replaces the
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, offload
 from app.db import Database, TenantContext
+from app.documents.exports import csv_text
+from app.documents.pdf_text import para, plain
 from app.sla import rollups
 from app.sla.calendar import LIMA, month_bounds
 from app.sla.indicators import INDICATOR_LABELS
@@ -94,17 +95,11 @@ def _target(row: IndicatorRow) -> str:
 
 
 def render_csv(data: ReportData) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for section in data.sections:
-        for row in section.rows:
-            writer.writerow([data.centre.code, data.period.strftime("%Y-%m"), section.entity.ruc,
-                             section.entity.name, row.indicator,
-                             "" if row.measure.value is None else str(row.measure.value), row.measure.numerator,
-                             row.measure.denominator, row.target.comparison if row.target else "",
-                             str(row.target.target) if row.target else "", row.status])
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, (
+        [data.centre.code, data.period.strftime("%Y-%m"), section.entity.ruc, section.entity.name, row.indicator,
+         row.measure.value, row.measure.numerator, row.measure.denominator,
+         row.target.comparison if row.target else "", row.target.target if row.target else None, row.status]
+        for section in data.sections for row in section.rows), line_end="\n")
 
 
 def render_pdf(data: ReportData) -> bytes:
@@ -114,25 +109,24 @@ def render_pdf(data: ReportData) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=2 * cm, rightMargin=2 * cm, topMargin=2 * cm,
                             bottomMargin=2 * cm, title=f"Informe de supervisión ANS — {data.centre.name}",
                             author=data.administrator.name)
     styles = getSampleStyleSheet()
-    story = [Paragraph(f"Informe de supervisión de ANS — {data.centre.name}", styles["Title"]),
-             Paragraph(f"Periodo: {month_label(data.period)}. Entidad administradora: {data.administrator.name}. "
-                       f"Generado el {data.generated_at.strftime('%d/%m/%Y %H:%M')} (hora de Lima).",
-                       styles["Normal"])]
+    story = [plain(f"Informe de supervisión de ANS — {data.centre.name}", styles["Title"]),
+             plain(f"Periodo: {month_label(data.period)}. Entidad administradora: {data.administrator.name}. "
+                   f"Generado el {data.generated_at.strftime('%d/%m/%Y %H:%M')} (hora de Lima).", styles["Normal"])]
     if data.synthetic:
-        story.append(Paragraph("<b>DATOS SINTÉTICOS DE DEMOSTRACIÓN</b>: las cifras no corresponden a atenciones "
-                               "reales.", styles["Normal"]))
+        story.append(para("<b>DATOS SINTÉTICOS DE DEMOSTRACIÓN</b>: las cifras no corresponden a atenciones "
+                          "reales.", styles["Normal"]))
     story.append(Spacer(1, 0.4 * cm))
     status_colours = {"cumple": colors.HexColor("#1b7a3a"), "no_cumple": colors.HexColor("#b3261e"),
                       "en_riesgo": colors.HexColor("#a15c00")}
     for section in data.sections:
-        story.append(Paragraph(f"{section.entity.name} (RUC {section.entity.ruc})", styles["Heading2"]))
+        story.append(plain(f"{section.entity.name} (RUC {section.entity.ruc})", styles["Heading2"]))
         table = [["Indicador", "Valor", "Numerador / denominador", "Meta", "Estado"]]
         style = [("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
                  ("FONTSIZE", (0, 0), (-1, -1), 8)]
@@ -168,7 +162,7 @@ def render_pdf(data: ReportData) -> bytes:
             story.append(drawing)
         story.append(Spacer(1, 0.4 * cm))
     if not data.sections:
-        story.append(Paragraph("No hay entidades participantes con servicios en este centro.", styles["Normal"]))
+        story.append(plain("No hay entidades participantes con servicios en este centro.", styles["Normal"]))
     doc.build(story)
     return buffer.getvalue()
 
@@ -186,7 +180,7 @@ async def generate(db: Database, ctx: TenantContext, centre_id: uuid.UUID, perio
                            ReportData(data.centre, data.administrator, period, data.generated_at, [section],
                                       data.synthetic)))
         for scope, entity_id, scoped in scopes:
-            pdf, csv_text = render_pdf(scoped), render_csv(scoped)
+            pdf, csv_text = await offload.run(render_pdf, scoped), render_csv(scoped)
             row = await s.scalar(select(SupervisionReport).where(SupervisionReport.centre_id == centre_id,
                                                                  SupervisionReport.period == period,
                                                                  SupervisionReport.scope == scope))

@@ -22,6 +22,7 @@ from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_GESTOR, ROLE_SUPERVISOR_SG
 from app.errors import NotFound, ValidationFailed
 from app.sla import charts, reports, services
 from app.sla.calendar import WEEKDAY_NAMES
+from app.sla.ingest import MAX_CSV_BYTES
 from app.sla.indicators import COMPARISONS, INDICATOR_HELP, INDICATOR_LABELS, INDICATORS, RATIO_INDICATORS
 from app.web.page import Page
 
@@ -282,7 +283,8 @@ class SlaController(Controller):
 
         return page("uploads.html", centre=view.centre, batches=batches, kinds=KINDS, formats=FORMATS)
 
-    @post("/centros/{centre_id:uuid}/cargas", guards=[requires_role(*COORDINATION)])
+    @post("/centros/{centre_id:uuid}/cargas", guards=[requires_role(*COORDINATION)],
+          request_max_body_size=MAX_CSV_BYTES + 64 * 1024)
     async def upload(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
         values, files = await _form(request)
         upload = await _file(files, "archivo")

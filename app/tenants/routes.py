@@ -25,6 +25,7 @@ from litestar.response import Redirect
 from pydantic import BaseModel
 
 from app.auth.actor import request_context
+from app.edge import PageNumber, PageSize
 from app.auth.guards import requires_role
 from app.db import MEMBERSHIP_ROLES, ROLE_ADMIN, ROLE_LABELS
 from app.errors import Conflict, DomainError, ValidationFailed
@@ -188,7 +189,7 @@ class EntityPages(Controller):
     @get("/")
     async def index(self, request: Request, q: FromQuery[str | None] = None, tipo: FromQuery[str | None] = None,
                     nivel: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
-                    pagina: FromQuery[int] = 1) -> Page:
+                    pagina: PageNumber = 1) -> Page:
         params = {"q": q or "", "tipo": _choice(tipo, ENTITY_KINDS), "nivel": _choice(nivel, GOVERNMENT_LEVELS),
                   "estado": estado if estado in STATES else "activas"}
         listing = await services.list_entities(request_context(request), q=q, kind=params["tipo"], level=params["nivel"],
@@ -256,7 +257,7 @@ class CentrePages(Controller):
     @get("/")
     async def index(self, request: Request, q: FromQuery[str | None] = None, canal: FromQuery[str | None] = None,
                     entidad: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
-                    pagina: FromQuery[int] = 1) -> Page:
+                    pagina: PageNumber = 1) -> Page:
         ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "canal": _choice(canal, CHANNELS), "entidad": str(entity_id) if entity_id else "",
@@ -357,7 +358,7 @@ class UserPages(Controller):
     @get("/")
     async def index(self, request: Request, q: FromQuery[str | None] = None, entidad: FromQuery[str | None] = None,
                     rol: FromQuery[str | None] = None, estado: FromQuery[str] = "activas",
-                    pagina: FromQuery[int] = 1) -> Page:
+                    pagina: PageNumber = 1) -> Page:
         ctx = request_context(request)
         entity_id = _uuid(entidad)
         params = {"q": q or "", "entidad": str(entity_id) if entity_id else "", "rol": _choice(rol, MEMBERSHIP_ROLES),
@@ -480,7 +481,7 @@ class EntityApi(Controller):
     @get("/", summary="Buscar entidades por RUC o nombre")
     async def list_entities(self, request: Request, q: FromQuery[str | None] = None, kind: FromQuery[str | None] = None,
                             level: FromQuery[str | None] = None, active: FromQuery[str | None] = None,
-                            page: FromQuery[int] = 1, page_size: FromQuery[int] = 50) -> Listing[EntityRead]:
+                            page: PageNumber = 1, page_size: PageSize = 50) -> Listing[EntityRead]:
         return await services.list_entities(
             request_context(request), q=q, kind=_api_choice(kind, ENTITY_KINDS, "kind"),
             level=_api_choice(level, GOVERNMENT_LEVELS, "level"), active=_active_filter(active),
@@ -517,8 +518,8 @@ class CentreApi(Controller):
     @get("/", summary="Buscar centros")
     async def list_centres(self, request: Request, q: FromQuery[str | None] = None,
                            channel: FromQuery[str | None] = None, entity_id: FromQuery[uuid.UUID | None] = None,
-                           active: FromQuery[str | None] = None, page: FromQuery[int] = 1,
-                           page_size: FromQuery[int] = 50) -> Listing[CentreRead]:
+                           active: FromQuery[str | None] = None, page: PageNumber = 1,
+                           page_size: PageSize = 50) -> Listing[CentreRead]:
         return await services.list_centres(request_context(request), q=q, channel=_api_choice(channel, CHANNELS, "channel"),
                                            entity_id=entity_id, active=_active_filter(active), page=page,
                                            page_size=page_size)
@@ -559,8 +560,8 @@ class UserApi(Controller):
     @get("/", summary="Buscar usuarios con sus roles")
     async def list_users(self, request: Request, q: FromQuery[str | None] = None,
                          entity_id: FromQuery[uuid.UUID | None] = None, role: FromQuery[str | None] = None,
-                         active: FromQuery[str | None] = None, page: FromQuery[int] = 1,
-                         page_size: FromQuery[int] = 50) -> Listing[UserRead]:
+                         active: FromQuery[str | None] = None, page: PageNumber = 1,
+                         page_size: PageSize = 50) -> Listing[UserRead]:
         return await services.list_users(request_context(request), q=q, entity_id=entity_id,
                                          role=_api_choice(role, MEMBERSHIP_ROLES, "role"),
                                          active=_active_filter(active), page=page, page_size=page_size)

@@ -9,6 +9,7 @@ from app.web.page import Page
 from sqlalchemy import func, select, text
 
 from app.audit_models import AuditEntry
+from app.edge import PageNumber
 from app.auth.actor import client_ip, get_actor
 from app.auth.guards import requires_login
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, get_database
@@ -65,7 +66,7 @@ class HomeController(Controller):
         return Page("home/centres.html", context={"rows": rows})
 
     @get("/auditoria", guards=[requires_login])
-    async def audit_trail(self, request: Request, pagina: FromQuery[int] = 1) -> Page:
+    async def audit_trail(self, request: Request, pagina: PageNumber = 1) -> Page:
         """What the actor may see of the audit log (RLS decides: own entity; everything for SGP and admin)."""
         actor = get_actor(request)
         page = max(1, pagina)

@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import select
 
+from app.auth import throttle
 from app.auth.passwords import hash_password
 from app.db import TenantContext
 from app.worker.models import OutboxMessage, OutgoingEmail
@@ -66,10 +67,10 @@ async def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, db):
         assert await s.scalar(select(OutgoingEmail.id).where(OutgoingEmail.to_address == "no-existe@ejemplo.pe")) is None
 
 
-async def test_a_reset_unlocks_a_locked_account(client, tenants, db, settings):
+async def test_a_reset_ends_the_delays_of_a_throttled_account(client, tenants, db):
     t = await tenants.create(roles=("finanzas",), password_hash=hash_password(OLD))
     email = t.users["finanzas"].email
-    for _ in range(settings.login_max_failures):
+    for _ in range(throttle.FREE_FAILURES + 3):
         await client.login(email, "intento-fallido-1")
     await client.submit("/restablecer", {"correo": email})
     token = await _reset_link(db, email)

@@ -208,3 +208,25 @@ def test_the_command_line_import_prints_the_row_report(world, tmp_path: Path, ca
     assert "guardadas: 1" in out and "línea 3, campo «servicio»: El servicio «NOPE» no es de esa entidad" in out
     assert main(["sla", "rebuild", "--centro", world.admin.centre.code]) == 0
     assert "Resúmenes diarios recalculados" in capsys.readouterr().out
+
+
+async def test_a_line_with_an_unclosed_quote_an_extra_column_or_a_nul_is_a_row_error_and_the_rest_is_stored(
+        db, world):
+    ruc = world.reniec.entity.ruc
+    good = ticket_line("T1", ruc, "2025-03-03", "09:00", "09:10")
+    data = tickets_csv(
+        world,
+        good,  # line 2: good
+        good.replace("T1", "T2").rstrip("\n") + ",sobra\n",  # line 3: one column too many
+        good.replace("T1", '"T3'),  # line 4: a quote that never closes
+        good.replace("T1", "T\x004"),  # line 5: a NUL byte
+        ticket_line("T5", ruc, "2025-03-03", "09:00", "09:40"),  # line 6: good
+    )
+    report = await upload(db, world, data)
+    assert (report.total, report.stored, report.rejected_lines) == (5, 2, 3)
+    by_line = {e.line: (e.field, e.reason) for e in report.errors}
+    assert by_line[3] == ("linea", "La línea tiene 12 columnas; el encabezado tiene 11.")
+    assert "comillas" in by_line[4][1]
+    assert "nulo" in by_line[5][1]
+    day = await rollup(db, world, world.reniec, date(2025, 3, 3))
+    assert day.issued == 2
