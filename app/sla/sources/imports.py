@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import offload
 from app.auth.actor import Actor
 from app.db import Database, TenantContext
 from app.errors import NotFound, ValidationFailed
@@ -28,6 +28,9 @@ from app.sla.sources.history import RunCounts, record_run
 from app.tenants.models import Centre, CentreService, Entity
 
 
+PARSE_TIMEOUT_SECONDS = 300
+
+
 @dataclass(frozen=True)
 class Format:
     name: str  # the ImportBatch kind
@@ -37,8 +40,10 @@ class Format:
 
 
 async def _run_sync(fn: Callable, *args: object) -> object:
-    """Parsing (XLSX above all) is CPU work: off the event loop, in the bounded thread pool."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args))
+    """Parsing (XLSX above all) is CPU work: off the event loop, in the bounded pool. A month of a large centre's
+    national export is tens of thousands of rows (openpyxl reads about a thousand XLSX rows a second), so its
+    time limit is longer than a document's; the row limit is what bounds it."""
+    return await offload.run(fn, *args, timeout=PARSE_TIMEOUT_SECONDS)
 
 
 def _report(result: SourceResult, total: int, stored: int, unchanged: int) -> ingest.IngestReport:
