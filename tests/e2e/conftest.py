@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-START_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 120  # migrations are done; a loaded machine still takes a while to import and start
 ADMIN_PASSWORD = "Navegador-seguro-2026"
 
 
