@@ -81,6 +81,12 @@ async def test_good_rows_are_stored_and_each_bad_row_is_reported_with_line_field
     ("2025-03-03T09:60:00-05:00", False),
     ("2025-04-31T09:00:00-05:00", False),
     ("2025-03-0aT09:00:00-05:00", False),
+    ("2025-03-03T09:00:00-15:59", True),  # PostgreSQL's widest offset
+    ("2025-03-03T09:00:00-99:99", False),  # an offset out of range: a row reason, not a failed batch
+    ("2025-03-03T09:00:00+16:00", False),
+    ("2025-03-03T09:00:00-05:60", False),
+    ("2025-03-03T09:00:00-0560", False),
+    ("2025-03-03T09:00:00+16", False),
 ])
 async def test_a_time_is_valid_only_as_iso_8601_with_its_offset_and_a_real_date_and_time(db, world, issued, valid):
     ruc = world.reniec.entity.ruc
