@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(project_root: Path, *, start_timeout: float = 30.0, **env: str) -> Iterator[str]:
+def served_app(project_root: Path, *, start_timeout: float = 120.0, **env: str) -> Iterator[str]:
     """The app served by uvicorn in its own process on a free port (the test settings come through the
     environment, plus ``env``); yields its base URL and stops the process afterwards."""
     import httpx
