@@ -16,6 +16,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
+from app.localtime import today_lima
 from app.auth.actor import get_actor, request_context
 from app.auth.guards import requires_role
 from app.costsharing import methodology as msvc
@@ -125,7 +126,7 @@ class CostSharingController(Controller):
         ctx = ctx_of(request)
         periods = await svc.list_periods(ctx)
         centres = await svc.administered_centres(ctx)
-        today = date.today()
+        today = today_lima()
         return Page("costsharing/index.html", context={**COMMON, "periods": periods, "centres": centres,
                                                        "this_year": today.year, "this_month": today.month})
 

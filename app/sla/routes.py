@@ -5,7 +5,7 @@ monthly reports. Thin: parse, call one service, render."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Response
 from markupsafe import Markup
 
+from app.localtime import today_lima
 from app.auth.actor import client_ip, get_actor
 from app.auth.guards import requires_role
 from app.db import ROLE_ADMIN, ROLE_COORDINADOR, ROLE_GESTOR, ROLE_SUPERVISOR_SGP, get_database
@@ -127,7 +128,7 @@ class SlaController(Controller):
             centres = await services.centres_for(s, actor)
             entities = await services.entities_at(s, board.centre.id) if board else []
         return page("dashboard.html", board=board, charts=self._charts(board) if board else {}, centres=centres,
-                    entities=entities, poll=POLL_SECONDS, mes=(board.month if board else date.today()).strftime("%Y-%m"))
+                    entities=entities, poll=POLL_SECONDS, mes=(board.month if board else today_lima()).strftime("%Y-%m"))
 
     @get("/tablero/datos", guards=[requires_role(*WATCHERS)])
     async def dashboard_data(self, request: Request, centro: FromQuery[str | None] = None,
@@ -186,7 +187,7 @@ class SlaController(Controller):
         rows = await services.list_ans(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
         view = await services.limits_view(get_database(), actor, ip=client_ip(request), centre_id=centre_id)
         return page("agreements.html", rows=rows, centre=view.centre, entities=view.entities,
-                    today=date.today().replace(day=1).isoformat())
+                    today=today_lima().replace(day=1).isoformat())
 
     @post("/centros/{centre_id:uuid}/acuerdos", guards=[requires_role(*COORDINATION)])
     async def propose(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
@@ -201,7 +202,7 @@ class SlaController(Controller):
     @get("/centros/{centre_id:uuid}/calendario", guards=[requires_role(*COORDINATION)])
     async def calendar(self, request: Request, centre_id: FromPath[uuid.UUID],
                        anio: FromQuery[int | None] = None) -> Page:
-        year = anio or date.today().year
+        year = anio or today_lima().year
         view = await services.calendar_view(get_database(), get_actor(request), ip=client_ip(request),
                                             centre_id=centre_id, year=year)
         return page("calendar.html", view=view, year=year)
@@ -252,7 +253,7 @@ class SlaController(Controller):
     async def limits(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Page:
         view = await services.limits_view(get_database(), get_actor(request), ip=client_ip(request),
                                           centre_id=centre_id)
-        return page("limits.html", view=view, today=date.today().isoformat())
+        return page("limits.html", view=view, today=today_lima().isoformat())
 
     @post("/centros/{centre_id:uuid}/limites", guards=[requires_role(*COORDINATION)])
     async def set_limit(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
@@ -326,7 +327,7 @@ class SlaController(Controller):
                 for c in centres:
                     entities_by_centre[c.id] = await services.entities_at(s, c.id)
         return page("breaches.html", rows=rows, centres=centres, entities_by_centre=entities_by_centre,
-                    mes=date.today().strftime("%Y-%m"))
+                    mes=today_lima().strftime("%Y-%m"))
 
     @post("/centros/{centre_id:uuid}/incumplimientos", guards=[requires_role(*COORDINATION)])
     async def record_breach(self, request: Request, centre_id: FromPath[uuid.UUID]) -> Redirect:
@@ -406,7 +407,7 @@ class SlaController(Controller):
         rows = await reports.list_reports(get_database(), ctx)
         if actor.role == ROLE_GESTOR:
             rows = [r for r in rows if r.entity_id == actor.entity_id]
-        previous = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        previous = (today_lima().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
         return page("reports.html", rows=rows, centres=centres if actor.role in COORDINATION else [],
                     previous=previous)
 

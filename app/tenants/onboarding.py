@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.localtime import now_utc
 from app.auth.passwords import check_new_password, hash_password
 from app.config import get_settings
 from app.db import ROLE_GESTOR, ROLE_SUPERVISOR_SGP, TenantContext, get_database
@@ -278,7 +279,7 @@ async def resubmit_registration(token: str, data: RegistrationCorrection, docume
             setattr(request, name, getattr(data, name))
         previous = request.state
         request.state = "enviada"
-        request.submitted_at = datetime.now().astimezone()
+        request.submitted_at = now_utc()
         if document is not None:
             s.add(_document(document, purpose="designacion", registration_id=request.id))
         s.add(_event(request, "enviada", ctx, label=request.applicant_email, from_state=previous,
@@ -377,7 +378,7 @@ async def _review_step(ctx: TenantContext, registration_id: uuid.UUID, target: s
         request = await _locked_request(s, registration_id, target, reason)
         previous = request.state
         request.state = target
-        request.updated_at = datetime.now().astimezone()
+        request.updated_at = now_utc()
         if target == "rechazada":
             request.decided_at = request.updated_at
             request.password_hash = None
@@ -583,7 +584,7 @@ async def reject_profile_change(ctx: TenantContext, change_id: uuid.UUID, reason
         if change.state != "pendiente":
             raise Conflict("El pedido de cambio ya fue decidido.")
         await s.execute(update(ProfileChangeRequest).where(ProfileChangeRequest.id == change_id).values(
-            state="rechazada", decided_by=ctx.user_id, decided_at=datetime.now().astimezone(), decision_reason=reason))
+            state="rechazada", decided_by=ctx.user_id, decided_at=now_utc(), decision_reason=reason))
         await audit.record(s, ctx, action="cambio_perfil_rechazado", record_type="cambio_perfil", record_id=change_id,
                            entity_id=change.entity_id, after={"motivo": reason})
         await _tell_requester(s, change, "rechazó", reason)
