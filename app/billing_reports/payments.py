@@ -233,7 +233,7 @@ async def _store_payment(s: AsyncSession, ctx: TenantContext, *, entity_id: uuid
                             centre_id=centre.id))
     await s.flush()
     await audit.record(s, ctx, action=f"pago_{source}", record_type="pago", record_id=payment.id,
-                       entity_id=entity_id, after=_audit_view(payment, targets))
+                       after=_audit_view(payment, targets))
     return payment
 
 
@@ -303,6 +303,8 @@ async def _entity(s: AsyncSession, entity_id: uuid.UUID | str) -> Entity:
 
 
 async def _coordinated_payment(s: AsyncSession, ctx: TenantContext, payment_id: uuid.UUID) -> Payment:
+    if ctx.role != ROLE_COORDINADOR:
+        raise Forbidden("Solo la coordinación del centro confirma, rechaza o revierte pagos.")
     payment = await s.get(Payment, payment_id, with_for_update=True)
     if payment is None:
         raise NotFound("El pago no existe o no tiene acceso a él.")
@@ -318,7 +320,7 @@ async def confirm_payment(ctx: TenantContext, payment_id: uuid.UUID) -> Payment:
                            code="pago_decidido")
         payment.state, payment.decided_by_id, payment.decided_at = "confirmado", ctx.user_id, now_utc()
         await audit.record(s, ctx, action="pago_confirmado", record_type="pago", record_id=payment.id,
-                           entity_id=payment.entity_id, before={"estado": "reportado"}, after=_audit_view(payment))
+                           before={"estado": "reportado"}, after=_audit_view(payment))
         return payment
 
 
@@ -333,7 +335,7 @@ async def reject_payment(ctx: TenantContext, payment_id: uuid.UUID, reason: str)
         payment.state, payment.rejection_reason = "rechazado", reason[:2000]
         payment.decided_by_id, payment.decided_at = ctx.user_id, now_utc()
         await audit.record(s, ctx, action="pago_rechazado", record_type="pago", record_id=payment.id,
-                           entity_id=payment.entity_id, before={"estado": "reportado"},
+                           before={"estado": "reportado"},
                            after={"estado": "rechazado", "motivo": reason})
         return payment
 
@@ -366,7 +368,7 @@ async def reverse_payment(ctx: TenantContext, payment_id: uuid.UUID, reason: str
         s.add(reversal)
         await s.flush()
         await audit.record(s, ctx, action="pago_revertido", record_type="pago", record_id=payment.id,
-                           entity_id=payment.entity_id, before=_audit_view(payment),
+                           before=_audit_view(payment),
                            after={"reversion": str(reversal.id), "fecha": when, "motivo": reason})
         return reversal
 
@@ -531,7 +533,7 @@ async def _import_row(s: AsyncSession, ctx: TenantContext, centre: Centre, row: 
                                    f"S/ {checked.amount:,.2f}.")
         existing.state, existing.decided_by_id, existing.decided_at = "confirmado", ctx.user_id, now_utc()
         await audit.record(s, ctx, action="pago_confirmado", record_type="pago", record_id=existing.id,
-                           entity_id=existing.entity_id, before={"estado": "reportado"},
+                           before={"estado": "reportado"},
                            after=_audit_view(existing) | {"importado": True})
         return "confirmado", f"Confirma el pago reportado {existing.number}."
     targets = await _targets(s, data.statements, entity.id, centre.id)
