@@ -268,3 +268,36 @@ async def test_the_export_rederives_every_balance_offline(db, account):
     assert {(a.entity_ruc, a.outstanding, a.paid) for a in offline.accounts} == {
         (r.entity.ruc, r.account.outstanding, r.account.paid) for r in online.rows}
     assert doc["payments"][0]["applies_to"] == [st.number]
+
+
+async def test_a_generated_statement_gets_the_centres_due_date_and_shows_the_account(db, scene, runtime):  # noqa: F811
+    from app.billing_reports import services as statements
+    from app.billing_reports.generation import generate_statement
+    from tests.statements_fixtures import current_statements, files_of, published_period
+
+    today = today_lima()
+    earlier = await issued(db, scene, scene.a, await period_of(scene, 1), "1000.00", today - timedelta(days=60),
+                           today - timedelta(days=30))
+    await svc.register_payment(scene.coordinator, scene.a.entity.id, transfer(scene, "400.00", days_ago=5))
+    assert await svc.set_payment_terms(scene.coordinator, scene.admin.centre.id, "45") == 45
+    with pytest.raises(ValidationFailed):
+        await svc.set_payment_terms(scene.coordinator, scene.admin.centre.id, "0")
+    period = await published_period(scene)
+    await statements.start_batch(scene.coordinator, period.id)
+    mine = next(st for st in await current_statements(db, period.id) if st.entity_id == scene.a.entity.id)
+
+    def generate():  # noqa: ANN202
+        with runtime.transaction() as s:
+            generate_statement(s, mine.id, runtime.settings)
+
+    await asyncio.to_thread(generate)
+    st = next(x for x in await current_statements(db, period.id) if x.id == mine.id)
+    assert st.due_on == st.issued_on + timedelta(days=45)
+    account = st.data["account"]
+    # Previous balance at the earlier statement's issue (1,000.00), less the 400.00 received since, plus this
+    # period's charges: the balance due on the day it was issued.
+    assert (D(account["previous_balance"]), D(account["payments_since_last"]), D(account["charges"])) == (
+        D("1000.00"), D("400.00"), st.total)
+    assert D(account["balance_due"]) == D("600.00") + st.total
+    text = pdf_text((await files_of(db, st.id))["pdf"].content)
+    assert "ESTADO DE LA CUENTA" in text and "SALDO POR PAGAR" in text and earlier.number not in text
