@@ -301,3 +301,23 @@ async def test_a_generated_statement_gets_the_centres_due_date_and_shows_the_acc
     assert D(account["balance_due"]) == D("600.00") + st.total
     text = pdf_text((await files_of(db, st.id))["pdf"].content)
     assert "ESTADO DE LA CUENTA" in text and "SALDO POR PAGAR" in text and earlier.number not in text
+
+
+async def test_mac_costs_saldos_exportar_writes_the_calculators_input_from_stored_data(db, account, capsys):
+    import json
+
+    from app.cli import main as mac
+
+    scene, _period, st = account
+    await svc.register_payment(scene.coordinator, scene.a.entity.id, transfer(scene, "900.00"))
+    code = await asyncio.to_thread(mac, ["costs", "saldos", "--centro", scene.admin.centre.code, "--ruc",
+                                         scene.a.entity.ruc, "--al", today_lima().isoformat(), "--exportar"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    doc = json.loads(out.out)
+    assert [s["id"] for s in doc["statements"]] == [st.number] and doc["payments"][0]["amount"] == "900.00"
+    assert compute(parse_case(doc)).accounts[0].outstanding == D("26000.00")
+    code = await asyncio.to_thread(mac, ["costs", "saldos", "--centro", "NO-EXISTE", "--al", "2026-01-01",
+                                         "--exportar"])
+    out = capsys.readouterr()
+    assert (code, out.out) == (2, "") and "NO-EXISTE" in out.err

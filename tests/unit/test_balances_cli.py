@@ -50,3 +50,13 @@ def test_a_missing_file_is_refused_with_exit_2(tmp_path):
     done = subprocess.run([sys.executable, "-m", "app.cli", "costs", "saldos", "--input", str(tmp_path / "no.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (2, "") and "No se pudo leer" in done.stderr
+
+
+def test_the_readme_worked_example_is_what_the_calculator_prints(tmp_path):
+    import re
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Saldos y pagos", 1)[1]
+    given, expected = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)[:2]]
+    done = saldos(tmp_path, given)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
