@@ -25,6 +25,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 
@@ -279,20 +280,25 @@ class Account:
 
 
 @dataclass(frozen=True)
-class Balances:
+class Balances:  # frozen; the lookup index below is computed once per instance
     as_of: date
     accounts: tuple[Account, ...]
     statements: tuple[StatementResult, ...]
     payments: tuple[PaymentResult, ...]
 
+    @cached_property
+    def _index(self) -> tuple[dict, dict, dict]:
+        return ({(a.entity_ruc, a.centre): a for a in self.accounts}, {s.id: s for s in self.statements},
+                {p.id: p for p in self.payments})
+
     def account(self, entity_ruc: str, centre: str) -> Account | None:
-        return next((a for a in self.accounts if (a.entity_ruc, a.centre) == (entity_ruc, centre)), None)
+        return self._index[0].get((entity_ruc, centre))
 
     def statement(self, statement_id: str) -> StatementResult | None:
-        return next((s for s in self.statements if s.id == statement_id), None)
+        return self._index[1].get(statement_id)
 
     def payment(self, payment_id: str) -> PaymentResult | None:
-        return next((p for p in self.payments if p.id == payment_id), None)
+        return self._index[2].get(payment_id)
 
     def to_json(self) -> dict:
         return {
@@ -387,10 +393,16 @@ def compute(case: Case) -> Balances:
         status, days = statement_status(s.amount, paid[s.id], s.due_on, as_of)
         statement_results.append(StatementResult(s, paid[s.id], outstanding[s.id], status, days, bucket_for(days)))
 
+    by_account: dict[tuple[str, str], list[StatementResult]] = defaultdict(list)
+    for r in statement_results:
+        if r.live:
+            by_account[r.statement.account].append(r)
+    credit: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for r in results:
+        credit[r.payment.account] += r.unapplied
     accounts = []
-    keys = {s.account for s in statements} | {p.account for p in payments}
-    for key in sorted(keys, key=lambda k: (k[1], k[0])):
-        mine = [r for r in statement_results if r.statement.account == key and r.live]
+    for key in sorted(set(by_account) | set(credit), key=lambda k: (k[1], k[0])):
+        mine = by_account.get(key, [])
         ageing = {b: ZERO for b in BUCKETS}
         for r in mine:
             ageing[r.bucket] += r.outstanding
@@ -398,8 +410,8 @@ def compute(case: Case) -> Balances:
         paid_total = sum((r.paid for r in mine), ZERO)
         accounts.append(Account(
             entity_ruc=key[0], centre=key[1], charged=charged, paid=paid_total, outstanding=charged - paid_total,
-            credit=sum((r.unapplied for r in results if r.payment.account == key), ZERO),
-            overdue=sum((r.outstanding for r in mine if r.status == VENCIDO), ZERO), ageing=ageing))
+            credit=credit.get(key, ZERO), overdue=sum((r.outstanding for r in mine if r.status == VENCIDO), ZERO),
+            ageing=ageing))
     return Balances(as_of, tuple(accounts), tuple(sorted(statement_results, key=lambda r: r.id)),
                     tuple(sorted(results, key=lambda r: r.id)))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from app.billing_reports.balances import PaymentIn, StatementIn
 from app.billing_reports.models import Statement
@@ -51,7 +51,8 @@ def statements_query(*, centre_id: uuid.UUID | None = None, entity_id: uuid.UUID
          .join(Entity, Entity.id == Statement.entity_id).join(Centre, Centre.id == Statement.centre_id)
          .outerjoin(old, old.id == Statement.replaces_id)
          .outerjoin(CentrePaymentTerms, CentrePaymentTerms.centre_id == Statement.centre_id)
-         .where(Statement.state == "generado", Statement.issued_on.is_not(None)))
+         .where(Statement.state == "generado", Statement.issued_on.is_not(None))
+         .options(defer(Statement.data)))  # the documents' data is not needed for balances
     if centre_id:
         q = q.where(Statement.centre_id == centre_id)
     if entity_id:

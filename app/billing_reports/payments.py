@@ -66,7 +66,7 @@ from app.localtime import now_utc, today_lima
 from app.tenants.models import Centre, Entity
 from app.worker.outbox import enqueue_in_transaction
 
-MAX_SUPPORT_BYTES = 10 * 1024 * 1024
+MAX_SUPPORT_BYTES = 5 * 1024 * 1024  # as every other PDF attachment of the platform
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 _SIAF = re.compile(r"^\d{1,10}$")
@@ -158,7 +158,7 @@ def check_support(filename: str, content: bytes | None, *, required: bool) -> tu
                                    "depósito).", field="sustento")
         return None
     if len(content) > MAX_SUPPORT_BYTES:
-        raise ValidationFailed("El sustento no debe superar 10 MB.", field="sustento")
+        raise ValidationFailed("El sustento no debe superar 5 MB.", field="sustento")
     if not content.startswith(b"%PDF-"):
         raise ValidationFailed("El sustento debe ser un archivo PDF.", field="sustento")
     name = re.sub(r"[^\w.\- ]", "_", _clean(filename) or "sustento.pdf")[:150] or "sustento.pdf"
