@@ -751,7 +751,7 @@ async def receivables(ctx: TenantContext, as_of: str | date | None = None,
         keep = {code for code, c in led.centres.items() if c.administering_entity_id == ctx.entity_id}
         led.statements = [x for x in led.statements if x.centre in keep]
         led.payments = [x for x in led.payments if x.centre in keep]
-    result = _compute(led, cut)
+    result = await asyncio.to_thread(_compute, led, cut)  # a national year is CPU work: off the event loop
     rows = [Receivable(led.centres[a.centre], led.entities[a.entity_ruc], a) for a in result.accounts]
     rows.sort(key=lambda r: (r.centre.name, -r.account.outstanding, r.entity.name))
     return Receivables(cut, rows)
@@ -777,7 +777,7 @@ async def collection_trend(ctx: TenantContext, months: int = 12, as_of: str | da
     cut = _as_of(as_of)
     async with get_database().transaction(ctx) as s:
         led = await ledger_module.load(s, as_of=cut)
-    result = _compute(led, cut)
+    result = await asyncio.to_thread(_compute, led, cut)
     first = date(cut.year, cut.month, 1)
     for _ in range(months - 1):
         first = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
