@@ -321,3 +321,62 @@ async def test_mac_costs_saldos_exportar_writes_the_calculators_input_from_store
                                          "--exportar"])
     out = capsys.readouterr()
     assert (code, out.out) == (2, "") and "NO-EXISTE" in out.err
+
+
+async def test_no_payment_table_shows_one_entitys_rows_to_another_or_to_another_centres_coordinator(db, tenants,
+                                                                                                   account):
+    from app.billing_reports.payment_models import (
+        NoDebtCertificate,
+        PaymentReminder,
+        PaymentReversal,
+        PaymentTarget,
+    )
+
+    scene, _period, st = account
+    paid = await svc.register_payment(scene.coordinator, scene.a.entity.id, transfer(scene, "26900.00",
+                                                                                     statements=[st.id]))
+    await svc.issue_no_debt_certificate(scene.a.ctx("finanzas"), scene.admin.centre.id)
+    await svc.reverse_payment(scene.coordinator, paid.id, "Transferencia anulada por el banco pagador.")
+    async with db.transaction(TenantContext.system()) as s:
+        await s.execute(insert(PaymentReminder).values(id=paid.id, statement_id=st.id, entity_id=scene.a.entity.id,
+                                                       centre_id=scene.admin.centre.id, stage="vencido",
+                                                       outstanding=D("26900.00")))
+    other = await tenants.create(roles=("coordinador_centro", "finanzas"), with_centre=True)
+    tables = (Payment, PaymentTarget, PaymentReversal, NoDebtCertificate, PaymentReminder)
+
+    async def visible(ctx) -> list[int]:  # noqa: ANN001
+        async with db.transaction(ctx) as s:
+            return [await s.scalar(select(func.count()).select_from(t).where(t.entity_id == scene.a.entity.id))
+                    for t in tables]
+
+    for outsider in (scene.b.ctx("finanzas"), scene.b.ctx("gestor_entidad"), other.ctx("coordinador_centro"),
+                     other.ctx("finanzas")):
+        assert await visible(outsider) == [0, 0, 0, 0, 0]
+    assert await visible(scene.a.ctx("finanzas")) == [1, 1, 1, 1, 1]
+    assert await visible(scene.coordinator) == [1, 1, 1, 1, 1]
+    assert await visible(scene.sgp_ctx) == [1, 1, 1, 1, 1]
+    # Entries are appended, never changed: not even the centre's coordinator rewrites a reversal.
+    with pytest.raises(DBAPIError, match="no se modifican ni se eliminan"):
+        async with db.transaction(scene.coordinator) as s:
+            await s.execute(update(PaymentReversal).where(PaymentReversal.payment_id == paid.id)
+                            .values(reason="otro motivo"))
+
+
+async def test_roles_that_do_not_handle_payments_are_refused(db, tenants, account):
+    scene, _period, _st = account
+    other = await tenants.create(roles=("coordinador_centro",), with_centre=True)
+    with pytest.raises(Forbidden):  # the manager is not the finance officer
+        await svc.report_payment(scene.a.ctx("gestor_entidad"), transfer(scene, "10.00"))
+    with pytest.raises(Forbidden):  # another centre's coordinator registers nothing here
+        await svc.register_payment(other.ctx("coordinador_centro"), scene.a.entity.id, transfer(scene, "10.00"))
+    with pytest.raises(Forbidden):
+        await svc.import_transfers(other.ctx("coordinador_centro"), scene.admin.centre.id,
+                                   b"ruc,fecha,importe,medio\n" + scene.a.entity.ruc.encode() + b",2026-01-01,1.00,deposito\n")
+    with pytest.raises(Forbidden):
+        await svc.set_payment_terms(other.ctx("coordinador_centro"), scene.admin.centre.id, "20")
+    with pytest.raises(Forbidden):
+        await svc.request_reminders(other.ctx("coordinador_centro"), scene.admin.centre.id)
+    with pytest.raises(Forbidden):  # the SGP reads, it does not decide
+        await svc.register_payment(scene.sgp_ctx, scene.a.entity.id, transfer(scene, "10.00"))
+    with pytest.raises(Forbidden):
+        await svc.issue_no_debt_certificate(scene.coordinator, scene.admin.centre.id)
