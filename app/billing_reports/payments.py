@@ -907,7 +907,24 @@ async def account_document(ctx: TenantContext, centre_id: uuid.UUID, fmt: str, e
         return f"{stem}.csv", media["csv"], account_csv(_account_document(view))
     if fmt == "xlsx":
         return f"{stem}.xlsx", media["xlsx"], await asyncio.to_thread(account_xlsx, _account_document(view))
-    pdf, _level = await asyncio.to_thread(_render_sealed_account, _account_document(view))
+    # Like every document the platform issues, the sealed PDF gets a verification code (printed with its QR on
+    # every page) and goes into the registry, so /verificar answers for it.
+    from app.config import get_settings
+    from app.documents import verification
+
+    code = verification.new_code("CTA")
+    doc = _account_document(view, code, verification.verification_url(get_settings().base_url, code))
+    pdf, level = await asyncio.to_thread(_render_sealed_account, doc)
+    async with get_database().transaction(ctx) as s:
+        document = await verification.register_document(
+            s, code=code, kind="estado_de_cuenta_corriente",
+            title=f"Estado de cuenta corriente de {view.entity.name} en {view.centre.name} al "
+                  f"{view.as_of.strftime('%d/%m/%Y')}", subject_type="cuenta", subject_id=uuid.uuid4(),
+            subject_state="emitido", subject_state_label=f"Saldos al {view.as_of.strftime('%d/%m/%Y')}",
+            entity_id=view.entity.id, counterpart_entity_id=view.administering.id, is_demo=doc.demo)
+        await verification.add_revision(s, document, pdf, kind="sello_plataforma",
+                                        label="Estado de cuenta corriente, sellado por la plataforma",
+                                        signer="Plataforma MAC", signed_at=now_utc(), level=level)
     return f"{stem}.pdf", media["pdf"], pdf
 
 

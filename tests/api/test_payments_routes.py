@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -112,4 +113,7 @@ async def test_the_account_statement_pdf_is_sealed_and_shows_the_balance(client,
     assert "ESTADO DE CUENTA CORRIENTE" in text and "S/ 1,500.00" in text
     assert st.number in "".join(text.split())  # the number may wrap in its cell
     assert b"/ByteRange" in r.content  # sealed
+    code = re.search(r"Código de verificación: (CTA-[0-9A-Z]{4}-[0-9A-Z]{4})", text).group(1)
+    public = await client.get(f"/verificar/{code}")
+    assert public.status_code == 200 and "Estado de cuenta corriente" in public.text
     assert (await client.get(f"/cuentas/{scene.admin.centre.id}/descargar/doc")).status_code == 404
