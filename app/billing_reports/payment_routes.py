@@ -139,12 +139,20 @@ class AccountsController(Controller):
         flash(request, f"Se emitió la constancia de no adeudo {cert.verification_code}.", category="exito")
         return Redirect(f"/cuentas/{centre_id}#constancias")
 
-    @get("/constancias/{certificate_id:uuid}", name="accounts:certificate_file", guards=SUPPORT_READERS)
+
+class PaymentDocumentsController(Controller):
+    """A payment's supporting PDF and a constancia: its entity's finance officer, the centre's coordinator and
+    the SGP (row-level security decides which exist for each)."""
+
+    path = "/cuentas"
+    guards = SUPPORT_READERS
+
+    @get("/constancias/{certificate_id:uuid}", name="accounts:certificate_file")
     async def certificate_file(self, request: Request, certificate_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await svc.no_debt_certificate(request_context(request), certificate_id)
         return _download(filename, "application/pdf", content)
 
-    @get("/pagos/{payment_id:uuid}/sustento", name="accounts:support", guards=SUPPORT_READERS)
+    @get("/pagos/{payment_id:uuid}/sustento", name="accounts:support")
     async def support(self, request: Request, payment_id: FromPath[uuid.UUID]) -> Response:
         filename, content = await svc.payment_support(request_context(request), payment_id)
         return _download(filename, "application/pdf", content)
@@ -254,4 +262,4 @@ class CollectionController(Controller):
         return Redirect(back)
 
 
-controllers = [AccountsController, CollectionController]
+controllers = [AccountsController, PaymentDocumentsController, CollectionController]

@@ -59,6 +59,7 @@ async def test_finance_reports_a_transfer_and_the_coordinator_confirms_it(client
     assert support.status_code == 200 and support.content == SUPPORT_PDF
 
     await client.login(scene.admin.users["coordinador_centro"].email, PASSWORD)
+    assert (await client.get(f"/cuentas/pagos/{payment.id}/sustento")).content == SUPPORT_PDF
     board = await client.get("/cobranza")
     assert board.status_code == 200 and payment.number in board.text and "Tendencia de cobranza" in board.text
     r = await client.submit(f"/cobranza/pagos/{payment.id}/confirmar")
@@ -72,6 +73,19 @@ async def test_finance_reports_a_transfer_and_the_coordinator_confirms_it(client
     xlsx = await client.get(f"/cobranza/{scene.admin.centre.id}/{scene.a.entity.id}/descargar/xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.content))["Pagos"]
     assert [c.value for c in sheet[2]][0] == payment.number
+
+    await client.login(scene.a.users["finanzas"].email, PASSWORD)
+    r = await client.submit(f"/cuentas/{scene.admin.centre.id}/constancia")
+    assert r.status_code in (302, 303)
+    page = await client.get(f"/cuentas/{scene.admin.centre.id}")
+    href = re.search(r'href="(/cuentas/constancias/[0-9a-f-]+)"', page.text).group(1)
+    assert (await client.get(href)).content.startswith(b"%PDF")
+    await client.login(scene.sgp.users["supervisor_sgp"].email, PASSWORD)
+    assert (await client.get(href)).content.startswith(b"%PDF")  # the SGP reads every constancia
+    national = await client.get("/cobranza")
+    assert national.status_code == 200 and scene.a.entity.name in national.text
+    await client.login(scene.b.users["finanzas"].email, PASSWORD)
+    assert (await client.get(href)).status_code == 404
 
 
 async def test_a_bad_report_is_refused_beside_the_field_with_what_was_typed_kept(client, db, world):
