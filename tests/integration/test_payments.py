@@ -380,3 +380,27 @@ async def test_roles_that_do_not_handle_payments_are_refused(db, tenants, accoun
         await svc.register_payment(scene.sgp_ctx, scene.a.entity.id, transfer(scene, "10.00"))
     with pytest.raises(Forbidden):
         await svc.issue_no_debt_certificate(scene.coordinator, scene.admin.centre.id)
+
+
+async def test_the_coordinators_reminder_goes_through_the_outbox_to_the_accounts_with_something_overdue(
+        db, account, runtime):  # noqa: F811
+    from app.billing_reports.reminders import send_account_reminder
+    from app.worker.models import OutboxMessage
+
+    scene, _period, st = account
+    await svc.request_reminders(scene.coordinator, scene.admin.centre.id)
+    async with db.transaction(TenantContext.system()) as s:
+        queued = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.actor_name == "account_reminder",
+            OutboxMessage.message.contains({"args": [str(scene.admin.centre.id), None]})))
+    assert queued == 1  # the request only queued it; the worker writes the mails
+
+    def run():  # noqa: ANN202
+        with runtime.transaction() as s:
+            return send_account_reminder(s, scene.admin.centre.id, None, "http://mac.test")
+
+    assert await asyncio.to_thread(run) == 1  # A's one finance officer; B owes nothing here
+    async with db.transaction(TenantContext.system()) as s:
+        body = await s.scalar(select(OutgoingEmail.body_text).where(
+            OutgoingEmail.entity_id == scene.a.entity.id, OutgoingEmail.subject.like("Recordatorio de pago%")))
+    assert st.number in body and "S/ 26,900.00" in body
