@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased, defer
@@ -90,7 +91,8 @@ def build(statement_rows, payment_rows, target_rows, as_of: date | None) -> Ledg
         ledger.statement_rows[st.number] = st
         ledger.statements.append(StatementIn(
             id=st.number, entity_ruc=entity.ruc, centre=centre.code, period=periodo_code(st.period_start),
-            issued_on=st.issued_on, due_on=due_date(st, due_days), amount=st.total or 0, replaces=replaces))
+            issued_on=st.issued_on, due_on=due_date(st, due_days), amount=st.total or Decimal("0.00"),
+            replaces=replaces))
     # A replaced version that is not loaded (never generated, or hidden) cannot be named.
     ledger.statements = [s if s.replaces is None or s.replaces in ledger.statement_rows
                          else StatementIn(s.id, s.entity_ruc, s.centre, s.period, s.issued_on, s.due_on, s.amount)
