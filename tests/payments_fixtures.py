@@ -7,10 +7,33 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from app.billing_reports.models import Statement
 from app.costsharing import services as cs
 from app.db import TenantContext
 from tests.costsharing_fixtures import Scene
+
+# Periods here only label statements (no allocation, no methodology): one fixed year is enough, since every
+# scene has a centre of its own. (tests.costsharing_fixtures.make_scene takes a new year per scene, from a
+# range that the whole suite must share.)
+YEAR = 2030
+
+
+async def payment_scene(tenants, *, password_hash: str | None = None) -> Scene:  # noqa: ANN001
+    """The administering entity with its centre and coordinator, participants A and B, an outsider, the SGP."""
+    admin = await tenants.create(roles=("coordinador_centro", "finanzas"), with_centre=True,
+                                 password_hash=password_hash)
+    a = await tenants.create(roles=("gestor_entidad", "finanzas"), password_hash=password_hash)
+    b = await tenants.create(roles=("gestor_entidad", "finanzas"), password_hash=password_hash)
+    outsider = await tenants.create(roles=("gestor_entidad", "finanzas"), password_hash=password_hash)
+    sgp = await tenants.create(roles=("supervisor_sgp",), password_hash=password_hash)
+    return Scene(YEAR, admin, a, b, outsider, sgp)
+
+
+@pytest.fixture
+async def pay_scene(tenants) -> Scene:
+    return await payment_scene(tenants)
 
 SUPPORT_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
                b"trailer<</Root 1 0 R>>\n%%EOF\n")

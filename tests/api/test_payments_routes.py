@@ -17,8 +17,7 @@ from app.auth.passwords import hash_password
 from app.billing_reports.payment_models import Payment
 from app.db import TenantContext
 from app.localtime import today_lima
-from tests.costsharing_fixtures import make_scene
-from tests.payments_fixtures import SUPPORT_PDF, issued, period_of
+from tests.payments_fixtures import SUPPORT_PDF, issued, payment_scene, period_of
 from tests.statements_fixtures import clean_outbox, pdf_text  # noqa: F401
 
 PASSWORD = "Pagos-y-saldos-2026"
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("clean_outbox")
 
 @pytest.fixture
 async def world(db, tenants):
-    scene = await make_scene(tenants, password_hash=hash_password(PASSWORD))
+    scene = await payment_scene(tenants, password_hash=hash_password(PASSWORD))
     today = today_lima()
     st = await issued(db, scene, scene.a, await period_of(scene, 4), "1500.00", today - timedelta(days=20),
                       today + timedelta(days=10))

@@ -12,8 +12,7 @@ from playwright.async_api import expect
 
 from app.auth.passwords import hash_password
 from app.localtime import today_lima
-from tests.costsharing_fixtures import make_scene
-from tests.payments_fixtures import SUPPORT_PDF, issued, period_of
+from tests.payments_fixtures import SUPPORT_PDF, issued, payment_scene, period_of
 from tests.statements_fixtures import clean_outbox, pdf_text  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_outbox")]
@@ -39,7 +38,7 @@ async def download(page, link_name: str, tmp_path) -> bytes:  # noqa: ANN001
 
 async def test_a_transfer_reported_confirmed_and_the_constancia_verified(browser, live_server, db, tenants,
                                                                         tmp_path):
-    scene = await make_scene(tenants, password_hash=hash_password(PASSWORD))
+    scene = await payment_scene(tenants, password_hash=hash_password(PASSWORD))
     today = today_lima()
     st = await issued(db, scene, scene.a, await period_of(scene, 5), "2650.50", today - timedelta(days=15),
                       today + timedelta(days=15))

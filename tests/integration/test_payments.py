@@ -22,7 +22,7 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.localtime import today_lima
 from app.worker.models import OutgoingEmail
 from tests.costsharing_fixtures import make_scene, scene  # noqa: F401
-from tests.payments_fixtures import SUPPORT_PDF, issued, period_of
+from tests.payments_fixtures import SUPPORT_PDF, issued, pay_scene, period_of  # noqa: F401
 from tests.statements_fixtures import clean_outbox, pdf_text  # noqa: F401
 from tests.worker_fixtures import runtime, worker_settings  # noqa: F401
 
@@ -39,8 +39,9 @@ def transfer(scene, amount: str, *, days_ago: int = 1, siaf: str = "123", statem
 
 
 @pytest.fixture
-async def account(db, scene):  # noqa: F811
+async def account(db, pay_scene):  # noqa: F811
     """A's statement of 26,900.00 issued 40 days ago, due 10 days ago."""
+    scene = pay_scene
     period = await period_of(scene, 3)
     today = today_lima()
     st = await issued(db, scene, scene.a, period, "26900.00", today - timedelta(days=40), today - timedelta(days=10))
