@@ -4,6 +4,7 @@ from app import audit_models  # noqa: F401
 from app.adhesion import models as adhesion_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.billing_reports import models as billing_reports_models  # noqa: F401
+from app.billing_reports import payment_models  # noqa: F401
 from app.costsharing import models as costsharing_models  # noqa: F401
 from app.db import Base
 from app.documents import models as documents_models  # noqa: F401

@@ -58,7 +58,33 @@ async def _load(db: Database) -> list[str]:
     generated = await asyncio.to_thread(_generate_now, batch.id, runtime_url)
     return [f"Estados de cuenta: {generated} definitivos generados y sellados para {label}. Finanzas RENIEC: "
             "finanzas.reniec@demo.mac.pe → /estados-de-cuenta; la coordinación genera los del periodo publicado en "
-            "/estados-de-cuenta/lotes."]
+            "/estados-de-cuenta/lotes.", await _demo_payment(db, ctx, centre, period.id)]
+
+
+async def _demo_payment(db: Database, ctx: TenantContext, centre: Centre, period_id) -> str:  # noqa: ANN001
+    """A partial transfer received and confirmed for the first participant, so accounts and receivables show
+    a payment, what it paid and what is still owed."""
+    from decimal import Decimal
+
+    from app.billing_reports import payments
+    from app.billing_reports.models import Statement
+    from app.localtime import today_lima
+
+    async with db.transaction(TenantContext.system()) as s:
+        st = await s.scalar(select(Statement).where(Statement.period_id == period_id, Statement.state == "generado",
+                                                    Statement.entity_id != centre.administering_entity_id)
+                            .order_by(Statement.number).limit(1))
+    if st is None or not st.total or st.total <= 0:
+        return "Pagos: ningún estado de cuenta de demostración con importe por pagar."
+    amount = (st.total / 2).quantize(Decimal("0.01"))
+    today = today_lima()
+    payment = await payments.register_payment(ctx, st.entity_id, payments.PaymentInput(
+        centre_id=str(centre.id), received_on=today.isoformat(), amount=format(amount, "f"), method="transferencia",
+        resolution=f"RES-DEMO-{today.year}", siaf_expediente="1", fiscal_year=str(today.year),
+        statements=[str(st.id)]))
+    return (f"Pagos: transferencia {payment.number} de S/ {amount:,.2f} confirmada para {st.number} (la mitad); "
+            "cuentas por cobrar en /cobranza, la cuenta de cada entidad en /cuentas.")
+
 
 
 def _generate_now(batch_id, runtime_url: str) -> int:  # noqa: ANN001

@@ -20,7 +20,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -100,6 +100,14 @@ def desired_status(period: CostPeriod) -> str:
 
 def statement_number(period_start: date, centre_code: str, ruc: str, version: int) -> str:
     return f"EC-{periodo_code(period_start)}-{centre_code}-{ruc}-v{version}"
+
+
+def due_days(s: Session, centre_id: uuid.UUID) -> int:
+    """The centre's payment terms (calendar days from issue to due date)."""
+    from app.billing_reports.payment_models import DEFAULT_DUE_DAYS, CentrePaymentTerms
+
+    terms = s.get(CentrePaymentTerms, centre_id)
+    return terms.due_days if terms else DEFAULT_DUE_DAYS
 
 
 def canonical_hash(document: object) -> str:
@@ -271,7 +279,30 @@ def statement_data(s: Session, st: Statement, settings: Settings) -> StatementDa
         verification_url=verification_url(settings, st.verification_code), replaces=replaces,
         demo=bool(entity.is_demo or centre.is_demo))
     this_month = MonthShare(period.starts_on, totals(data.lines).total)
-    return StatementData(**{**data.__dict__, "history": (*(MonthShare(p, t) for p, t in history), this_month)})
+    return StatementData(**{**data.__dict__, "history": (*(MonthShare(p, t) for p, t in history), this_month),
+                            "account": account_section(s, st, centre, entity, totals(data.lines).total)})
+
+
+def account_section(s: Session, st: Statement, centre: Centre, entity: Entity, total: Decimal):  # noqa: ANN201
+    """The account as this statement shows it, at its issue date, by the balance rules (None when the stored
+    data cannot be balanced, e.g. a negative total: the statement is still issued, without the section)."""
+    from app.billing_reports import ledger
+    from app.billing_reports.balances import BalanceInputError, StatementIn, statement_account
+    from app.billing_reports.statement import AccountSection
+
+    if st.issued_on is None or st.due_on is None:
+        return None
+    led = ledger.load_sync(s, as_of=st.issued_on, centre_id=centre.id, entity_id=entity.id)
+    replaces = s.scalar(select(Statement.number).where(Statement.id == st.replaces_id)) if st.replaces_id else None
+    this = StatementIn(st.number, entity.ruc, centre.code, periodo_code(st.period_start), st.issued_on, st.due_on,
+                       total, replaces if replaces in led.statement_rows else None)
+    try:
+        a = statement_account(st.number, [*(x for x in led.statements if x.id != st.number), this], led.payments)
+    except BalanceInputError as exc:
+        log.warning("Estado de cuenta %s sin sección de cuenta: %s", st.number, exc.message)
+        return None
+    return AccountSection(a.previous_balance, a.payments_since_last, a.charges, a.other_charges, a.balance_due,
+                          a.due_on)
 
 
 # ---------------------------------------------------------------------------------------------- sealing ---
@@ -413,6 +444,8 @@ def generate_statement(s: Session, statement_id: uuid.UUID, settings: Settings) 
         with s.begin_nested():
             if st.issued_on is None:
                 st.issued_on = datetime.now(LIMA).date()
+            if st.due_on is None:
+                st.due_on = st.issued_on + timedelta(days=due_days(s, st.centre_id))
             data = statement_data(s, st, settings)
             docs = render_documents(data, settings)
             for fmt, content in (("pdf", docs.pdf), ("csv", docs.csv), ("xlsx", docs.xlsx)):

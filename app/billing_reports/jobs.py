@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.billing_reports.batches import Participant, enqueue_sync, mark_replaced, plan
 from app.billing_reports.generation import current_lines_query, generate_statement, source_hash
 from app.billing_reports.models import Statement, StatementBatch, StatementBatchItem
+from app.billing_reports.reminders import account_reminder_job, payment_reminders_job  # noqa: F401 - registers
 from app.costsharing.models import CostPeriod
 from app.db import ROLE_FINANZAS
 from app.tenants.models import Centre, Entity, Membership, User

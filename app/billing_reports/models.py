@@ -81,6 +81,8 @@ class Statement(TimestampMixin, Base):
     replacement_reason: Mapped[str | None] = mapped_column(Text)
     replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     issued_on: Mapped[date | None] = mapped_column(Date)
+    # When it must be paid (the centre's payment terms from the issue date); set with the issue date.
+    due_on: Mapped[date | None] = mapped_column(Date)
     # The figures, filled when generated (the documents carry the same).
     common_costs: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))

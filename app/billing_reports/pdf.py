@@ -161,7 +161,26 @@ def _summary(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
             ["Tarifa por uso del local", soles(t.fee)],
             ["Ajustes de periodos anteriores", soles(t.adjustments)],
             ["TOTAL DEL PERIODO", soles(t.total)]]
-    return [Paragraph("RESUMEN", st["h"]), _grid(rows, [120 * mm, 58 * mm], numeric_from=1, total_row=True)]
+    story = [Paragraph("RESUMEN", st["h"]), _grid(rows, [120 * mm, 58 * mm], numeric_from=1, total_row=True)]
+    return story + _account(data, st)
+
+
+def _account(data: StatementData, st: dict[str, ParagraphStyle]) -> list:
+    """The entity's account at this centre on the issue date: what it owed, what it paid since, what it owes."""
+    a = data.account
+    if a is None:
+        return []
+    rows = [["Cuenta de la entidad en el centro", "Importe"],
+            ["Saldo anterior (al último estado de cuenta)", soles(a.previous_balance)],
+            ["Pagos recibidos desde el último estado de cuenta", soles(-a.payments_since_last)],
+            ["Cargos de este periodo", soles(a.charges)]]
+    if a.other_charges:
+        rows.append(["Otros cargos y correcciones desde el último estado de cuenta", soles(a.other_charges)])
+    rows.append([f"SALDO POR PAGAR · vence el {fecha_larga(a.due_on)}", soles(a.balance_due)])
+    note = ("Un saldo negativo es a favor de la entidad. Solo cuentan los pagos confirmados por la entidad "
+            "administradora.")
+    return [Paragraph("ESTADO DE LA CUENTA", st["h"]), _grid(rows, [120 * mm, 58 * mm], numeric_from=1,
+                                                             total_row=True), Paragraph(note, st["p"])]
 
 
 def _nice_step(top: float, ticks: int = 4) -> float:

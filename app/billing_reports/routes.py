@@ -112,8 +112,12 @@ class StatementsController(Controller):
 
     @get("/{statement_id:uuid}", name="statements:detail")
     async def detail(self, request: Request, statement_id: FromPath[uuid.UUID]) -> Page:
-        view = await services.get_statement(request_context(request), statement_id)
-        return Page("billing_reports/detail.html", context={"view": view})
+        ctx = request_context(request)
+        view = await services.get_statement(ctx, statement_id)
+        from app.billing_reports.payments import correction_effect
+
+        return Page("billing_reports/detail.html", context={"view": view,
+                                                            "effect": await correction_effect(ctx, statement_id)})
 
     @get("/{statement_id:uuid}/{fmt:str}", name="statements:file")
     async def download(self, request: Request, statement_id: FromPath[uuid.UUID], fmt: FromPath[str]) -> Response:
@@ -187,4 +191,6 @@ class BatchesController(Controller):
         return Redirect(f"/estados-de-cuenta/lotes/{batch_id}")
 
 
-controllers = [BatchesController, StatementsController]
+from app.billing_reports import payment_routes  # noqa: E402 - payments and balances, same domain
+
+controllers = [BatchesController, StatementsController, *payment_routes.controllers]

@@ -150,6 +150,20 @@ class Replacement:
 
 
 @dataclass(frozen=True)
+class AccountSection:
+    """The entity's account at this centre on the issue date (:func:`app.billing_reports.balances.statement_account`):
+    previous balance − payments received since the last statement + this period's charges + other charges =
+    balance due."""
+
+    previous_balance: Decimal
+    payments_since_last: Decimal
+    charges: Decimal
+    other_charges: Decimal
+    balance_due: Decimal
+    due_on: date
+
+
+@dataclass(frozen=True)
 class StatementData:
     number: str  # "EC-2026-10-MACCALLAO-20295613620-v1"
     version: int
@@ -171,6 +185,7 @@ class StatementData:
     replaces: Replacement | None = None
     demo: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    account: AccountSection | None = None
 
     @property
     def period_label(self) -> str:
@@ -261,4 +276,10 @@ def from_json(doc: dict) -> StatementData:
         history=tuple(MonthShare(date.fromisoformat(m["start"]), Decimal(m["amount"])) for m in doc["history"]),
         verification_code=doc["verification_code"], verification_url=doc["verification_url"],
         replaces=Replacement(**doc["replaces"]) if doc.get("replaces") else None, demo=doc["demo"],
-        notes=tuple(doc["notes"]))
+        notes=tuple(doc["notes"]), account=_account(doc.get("account")))
+
+
+def _account(doc: dict | None) -> AccountSection | None:
+    if not doc:
+        return None
+    return AccountSection(**{k: date.fromisoformat(v) if k == "due_on" else Decimal(v) for k, v in doc.items()})

@@ -24,6 +24,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("/admin/centros", "Administrar centros", (ROLE_ADMIN,)),
     NavItem("/admin/usuarios", "Usuarios y roles", (ROLE_ADMIN,)),
     NavItem("/estados-de-cuenta", "Estados de cuenta", (ROLE_FINANZAS, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)),
+    NavItem("/cuentas", "Mis cuentas y pagos", (ROLE_FINANZAS,)),
+    NavItem("/cobranza", "Cuentas por cobrar", (ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP)),
     NavItem("/costos", "Costos compartidos", ALL_PEOPLE),
     NavItem("/ans", "ANS y cumplimiento", (ROLE_GESTOR, ROLE_COORDINADOR, ROLE_SUPERVISOR_SGP, ROLE_ADMIN)),
     NavItem("/ans/alertas", "Alertas de ANS", (ROLE_GESTOR, ROLE_COORDINADOR)),

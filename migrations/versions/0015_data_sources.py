@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from migrations.rls import enable_rls, managed_by_centre_administrator, managed_by_privileged, policy
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

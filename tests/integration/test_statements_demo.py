@@ -50,6 +50,16 @@ async def test_the_demo_has_definitive_statements_for_the_closed_period_and_load
     assert {st.entity_id for st in statements} == entities and len(statements) == len(entities) >= 3
     assert all(st.state == "generado" and st.status == "definitivo" for st in statements)
     assert files == 3 * len(statements)
+    # A partial transfer, confirmed: the accounts and receivables show a payment and what is still owed.
+    assert lines[1].startswith("Pagos: transferencia PAG-")
+    from app.billing_reports import ledger
+    from app.billing_reports.balances import balances
+    from app.localtime import today_lima
+
+    async with demo_db.transaction(TenantContext.system()) as s:
+        stored = await ledger.load(s, as_of=today_lima())
+    accounts = balances(today_lima(), stored.statements, stored.payments).accounts
+    assert any(a.paid > 0 and a.outstanding > 0 for a in accounts)
 
     again = await demo.load_demo(demo_db)
     assert "ya estaban generados" in again[0]
