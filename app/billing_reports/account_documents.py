@@ -2,9 +2,8 @@
 the balance and its ageing) as PDF, CSV and XLSX, and the constancia de no adeudo as PDF. Pure: data in, bytes
 out — no database, no clock (the cut-off and the issue moment are data).
 
-Every text put in a reportlab Paragraph goes through :func:`para` (escaped), and every text cell of the CSV and
-XLSX through :func:`safe_cell` (a cell starting with = + - @ tab or CR is prefixed with an apostrophe so that
-no spreadsheet runs it as a formula): one function per format, to be replaced by the platform's shared writer.
+Every text put in a reportlab Paragraph is escaped (:mod:`app.documents.pdf_text`), and the CSV and XLSX are
+written by the platform's one export writer (:mod:`app.documents.exports`: no text cell can become a formula).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
@@ -25,22 +23,16 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from app.billing_reports.balances import BUCKET_LABELS, BUCKETS, STATUS_LABELS, Account, Balances
 from app.billing_reports.pdf import FOOTER_H, MARGIN, _Canvas, _grid, _styles
 from app.billing_reports.statement import Party, StatementData, fecha_corta, fecha_larga, soles
+from app.documents.exports import append_row, csv_text_cell
+from app.documents.pdf_text import plain
 from app.localtime import format_moment
 
 AMOUNT_FORMAT = '"S/ "#,##0.00;-"S/ "#,##0.00'
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def para(text: str, style) -> Paragraph:  # noqa: ANN001
     """A Paragraph of plain text: markup characters in the data are escaped, never interpreted."""
-    return Paragraph(escape(text), style)
-
-
-def safe_cell(value: object) -> object:
-    """A text cell that cannot start a formula in a spreadsheet; numbers and dates pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return plain(text, style)
 
 
 @dataclass(frozen=True)
@@ -180,21 +172,14 @@ def _summary_rows(doc: AccountStatement) -> list:
             *[[f"Antigüedad {BUCKET_LABELS[b]}", a.ageing.get(b, zero) if a else zero] for b in BUCKETS]]
 
 
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(safe_cell(value))
-
-
 def account_csv(doc: AccountStatement) -> bytes:
+    """Three blocks (balance, statements, payments), each followed by an empty line."""
     statements, payments, summary = _account_rows(doc)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for block in (summary, statements, payments):
         for row in block:
-            writer.writerow([_plain(v) for v in row])
+            writer.writerow([csv_text_cell(v) for v in row])
         writer.writerow([])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -208,7 +193,7 @@ def account_xlsx(doc: AccountStatement) -> bytes:
         sheet = wb.active if index == 0 else wb.create_sheet()
         sheet.title = title
         for row in rows:
-            sheet.append([safe_cell(v) for v in row])
+            append_row(sheet, row)
             for cell in sheet[sheet.max_row]:
                 if isinstance(cell.value, Decimal):
                     cell.number_format = AMOUNT_FORMAT

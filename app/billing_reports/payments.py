@@ -22,13 +22,13 @@ import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, offload
 from app.billing_reports import ledger as ledger_module
 from app.billing_reports.account_documents import (
     AccountStatement,
@@ -751,7 +751,7 @@ async def receivables(ctx: TenantContext, as_of: str | date | None = None,
         keep = {code for code, c in led.centres.items() if c.administering_entity_id == ctx.entity_id}
         led.statements = [x for x in led.statements if x.centre in keep]
         led.payments = [x for x in led.payments if x.centre in keep]
-    result = await asyncio.to_thread(_compute, led, cut)  # a national year is CPU work: off the event loop
+    result = await offload.run(_compute, led, cut)  # a national year is CPU work: off the event loop
     rows = [Receivable(led.centres[a.centre], led.entities[a.entity_ruc], a) for a in result.accounts]
     rows.sort(key=lambda r: (r.centre.name, -r.account.outstanding, r.entity.name))
     return Receivables(cut, rows)
@@ -777,7 +777,7 @@ async def collection_trend(ctx: TenantContext, months: int = 12, as_of: str | da
     cut = _as_of(as_of)
     async with get_database().transaction(ctx) as s:
         led = await ledger_module.load(s, as_of=cut)
-    result = await asyncio.to_thread(_compute, led, cut)
+    result = await offload.run(_compute, led, cut)
     first = date(cut.year, cut.month, 1)
     for _ in range(months - 1):
         first = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
@@ -906,7 +906,7 @@ async def account_document(ctx: TenantContext, centre_id: uuid.UUID, fmt: str, e
     if fmt == "csv":
         return f"{stem}.csv", media["csv"], account_csv(_account_document(view))
     if fmt == "xlsx":
-        return f"{stem}.xlsx", media["xlsx"], await asyncio.to_thread(account_xlsx, _account_document(view))
+        return f"{stem}.xlsx", media["xlsx"], await offload.run(account_xlsx, _account_document(view))
     # Like every document the platform issues, the sealed PDF gets a verification code (printed with its QR on
     # every page) and goes into the registry, so /verificar answers for it.
     from app.config import get_settings
@@ -914,7 +914,7 @@ async def account_document(ctx: TenantContext, centre_id: uuid.UUID, fmt: str, e
 
     code = verification.new_code("CTA")
     doc = _account_document(view, code, verification.verification_url(get_settings().base_url, code))
-    pdf, level = await asyncio.to_thread(_render_sealed_account, doc)
+    pdf, level = await offload.run(_render_sealed_account, doc)
     async with get_database().transaction(ctx) as s:
         document = await verification.register_document(
             s, code=code, kind="estado_de_cuenta_corriente",
@@ -953,7 +953,7 @@ async def issue_no_debt_certificate(ctx: TenantContext, centre_id: uuid.UUID) ->
                       sum(1 for r in view.result.statements if r.live), code,
                       verification.verification_url(get_settings().base_url, code),
                       bool(view.entity.is_demo or view.centre.is_demo))
-    pdf, level = await asyncio.to_thread(_render_sealed_no_debt, data)
+    pdf, level = await offload.run(_render_sealed_no_debt, data)
     async with get_database().transaction(ctx) as s:
         # Re-checked in the same transaction as the insert: a payment reversed meanwhile refuses it.
         led = await ledger_module.load(s, as_of=view.as_of, centre_id=view.centre.id, entity_id=view.entity.id)
