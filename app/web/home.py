@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, MediaType, Request, get
-from litestar.params import FromQuery
 from litestar.response import Redirect, Response
 from app.web.page import Page
 from sqlalchemy import func, select, text
