@@ -44,7 +44,8 @@ def served_app(project_root: Path, *, start_timeout: float = 120.0, **env: str) 
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer in {start_timeout} s")
+                raise RuntimeError(f"the server did not answer in {start_timeout} s:\n"
+                                   f"{Path(log.name).read_text()[-4000:]}")
             time.sleep(0.1)
         yield base_url
     finally:

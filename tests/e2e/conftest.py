@@ -9,22 +9,16 @@ bound to the test event loop; the process inherits the test settings through the
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
 from app.auth.passwords import hash_password
 from app.db import TenantContext
 from app.tenants.models import Entity
-from tests.net import free_port
+from tests.net import served_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -37,37 +31,8 @@ ADMIN_PASSWORD = "Navegador-seguro-2026"
 @pytest.fixture(scope="session")
 def live_server(settings) -> Iterator[str]:
     """The app served by uvicorn on a free port; yields its base URL (no trailing slash)."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "BASE_URL": base_url, "HOST": "127.0.0.1", "PORT": str(port)}
-    log = tempfile.NamedTemporaryFile(prefix="mac-live-server-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"El servidor de pruebas terminó al iniciar:\n{Path(log.name).read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"El servidor de pruebas no respondió en {START_TIMEOUT_SECONDS} s:\n"
-                            f"{Path(log.name).read_text()[-4000:]}")
-            time.sleep(0.1)
+    with served_app(PROJECT_ROOT, start_timeout=START_TIMEOUT_SECONDS) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session")
