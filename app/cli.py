@@ -86,16 +86,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     ensure_owner_url(settings)
     uvicorn.run("app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-                proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 log_level="info", access_log=False)  # our RequestLogMiddleware logs each request
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.database_setup import ensure_owner_url
+    from app.logging import configure_logging
     from app.worker.runner import run_worker
 
     settings = get_settings()
+    configure_logging(settings.log_json)
     ensure_owner_url(settings)
     run_worker(settings, threads=args.threads)
     return 0

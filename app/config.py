@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     access_token_minutes: int = 15
     log_json: bool = False
 
+    # Running several processes (README, «Despliegue»). REDIS_URL: shared stores (the sign-in rate limit) in
+    # Redis instead of PostgreSQL. FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-For/-Proto are believed
+    # (comma-separated addresses or networks, "*" for any); from anyone else the headers are ignored.
+    redis_url: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
+    # /metrics (Prometheus text format) answers only with this token (Authorization: Bearer); unset: off (404).
+    metrics_token: str | None = None
+    # Where the signed daily checkpoints of the audit chain's head are kept (outside the database).
+    # Unset: DATA_DIR/audit_checkpoints.
+    audit_checkpoint_dir: Path | None = None
+
     # Retention (app.worker.retention, daily in the worker and `mac retencion`): outbox messages and e-mails
     # already sent, and one-time links (password reset, set-password, unaccepted invitations) that stopped
     # working, are deleted this many days later. Unsent ones and the audit log are never deleted; expired
@@ -98,6 +109,9 @@ class Settings(BaseSettings):
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.base_url.startswith("https://")
+
+    def checkpoint_dir(self) -> Path:
+        return Path(self.audit_checkpoint_dir) if self.audit_checkpoint_dir else Path(self.data_dir) / "audit_checkpoints"
 
     def resolved_secret_key(self) -> str:
         """The signing secret: from the environment, else one generated once and kept in data_dir."""
