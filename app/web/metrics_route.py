@@ -5,8 +5,6 @@ from __future__ import annotations
 import hmac
 
 from litestar import Controller, Request, get
-from litestar.exceptions import NotAuthorizedException
-from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Response
 
@@ -26,19 +24,22 @@ def metrics_controller(settings: Settings) -> type[Controller] | None:
     if not token:
         return None
 
-    def has_token(connection, _: BaseRouteHandler) -> None:  # noqa: ANN001
-        header = connection.headers.get("authorization", "")
+    def has_token(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
         given = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise NotAuthorizedException("Se requiere el token de métricas (Authorization: Bearer).")
+        return hmac.compare_digest(given.encode(), token.encode())
 
     class MetricsController(Controller):
         path = "/metrics"
         include_in_schema = False
-        guards = [has_token]
 
         @get("/")
         async def scrape(self, request: Request) -> Response:
+            # Answered here, not by a guard: a scraper gets a plain 401, never the sign-in page.
+            if not has_token(request):
+                return Response("Se requiere el token de métricas (Authorization: Bearer).\n",
+                                media_type="text/plain", status_code=401,
+                                headers={"WWW-Authenticate": 'Bearer realm="metricas"'})
             db = get_database()
             metrics.observe_pool(db.engine.pool)
             figures = await metrics.database_figures(db)

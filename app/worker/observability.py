@@ -10,6 +10,7 @@ context variables are per thread, so concurrent jobs never mix their context.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import structlog
@@ -18,7 +19,8 @@ from dramatiq.middleware import Middleware
 from app import metrics
 from app.worker.outbox import REQUEST_ID_OPTION
 
-events = structlog.get_logger("mac.worker")
+# Standard logging: app.logging renders these lines with the bound context (request id, job) merged in.
+log = logging.getLogger("mac.worker")
 
 
 class JobObservability(Middleware):
@@ -48,6 +50,6 @@ class JobObservability(Middleware):
         if self.runtime is not None and self.runtime._engine is not None:
             metrics.observe_pool(self.runtime._engine.pool)
         if message.actor_name != "heartbeat":
-            events.info("trabajo_terminado", resultado=outcome,
-                        error=f"{type(exception).__name__}: {exception}" if exception else None)
+            log.info("Trabajo %s terminado: %s%s", message.actor_name, outcome,
+                     f" ({type(exception).__name__}: {exception})" if exception else "")
         structlog.contextvars.clear_contextvars()
