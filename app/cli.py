@@ -104,17 +104,53 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(_: argparse.Namespace) -> int:
-    from app.audit import verify_chain
+    """The chain's hashes and links, then every anchor made outside the database (app.audit_checkpoints)."""
+    import psycopg
+
+    from app.audit import verify_chain_on
+    from app.audit_checkpoints import verify_anchors_on
+    from app.config import psycopg_url
     from app.database_setup import ensure_owner_url
 
-    report = verify_chain(ensure_owner_url(get_settings()))
-    if report.intact:
+    settings = get_settings()
+    with psycopg.connect(psycopg_url(ensure_owner_url(settings))) as conn:
+        report = verify_chain_on(conn)
+        anchors, anchor_problems = verify_anchors_on(conn, settings)
+    if report.intact and not anchor_problems:
         print(f"Auditoría íntegra: {report.entries} entradas; hash de cabeza {report.head_hash}")
+        print(f"Anclas verificadas: {anchors} (en {settings.checkpoint_dir()})" if anchors else
+              "Sin anclas todavía (el worker crea una al día; «mac audit anclar» la crea ahora).")
         return 0
-    print(f"AUDITORÍA ALTERADA: {len(report.problems)} problema(s) en {report.entries} entradas", file=sys.stderr)
-    for p in report.problems:
-        print(f"  entrada {p.seq}: {p.problem}", file=sys.stderr)
+    if not report.intact:
+        print(f"AUDITORÍA ALTERADA: {len(report.problems)} problema(s) en {report.entries} entradas", file=sys.stderr)
+        for p in report.problems:
+            print(f"  entrada {p.seq}: {p.problem}", file=sys.stderr)
+    if anchor_problems:
+        print(f"AUDITORÍA ALTERADA: {len(anchor_problems)} de {anchors} ancla(s) no coinciden con la cadena",
+              file=sys.stderr)
+        for p in anchor_problems:
+            print(f"  ancla {p.file}: {p.problem}", file=sys.stderr)
     return 1
+
+
+def cmd_audit_anchor(_: argparse.Namespace) -> int:
+    """The daily anchor of the chain's head, now (sealed file outside the database)."""
+    from app.audit_checkpoints import make_anchor
+    from app.database_setup import ensure_owner_url
+    from app.worker.broker import WorkerRuntime
+
+    settings = get_settings()
+    ensure_owner_url(settings)
+    runtime = WorkerRuntime(settings, pool_size=1)
+    try:
+        path = make_anchor(runtime)
+    finally:
+        runtime.dispose()
+    if path is None:
+        print("La cabeza de la cadena ya está anclada (o la cadena está vacía): no se creó un ancla nueva.")
+    else:
+        print(f"Ancla creada: {path}")
+    return 0
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
@@ -244,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo-data", help="carga los datos de demostración (una sola vez)").set_defaults(func=cmd_demo_data)
     audit = sub.add_parser("audit", help="registro de auditoría")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="verifica la cadena de hashes").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser("verify", help="verifica la cadena de hashes y las anclas").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser("anclar", help="sella ahora la cabeza de la cadena en un ancla fuera de la base"
+                         ).set_defaults(func=cmd_audit_anchor)
     retention = sub.add_parser("retencion", aliases=["retention"],
                                help="elimina outbox y correos enviados, sesiones y enlaces vencidos (idempotente)")
     retention.add_argument("--dias", type=int, default=None,

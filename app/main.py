@@ -33,9 +33,10 @@ THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", 
 
 
 def route_handlers() -> list:
+    from app.web.audit_anchor_routes import AuditAnchorController
     from app.web.home import HomeController
 
-    handlers: list = [HomeController]
+    handlers: list = [HomeController, AuditAnchorController]
     # Each domain lists its controllers in `controllers` of its routes modules.
     for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes"):
         for module in domain_modules(suffix):

@@ -64,7 +64,8 @@ log = logging.getLogger(__name__)
 
 # The worker's own job modules. A domain with background work puts its jobs in its own ``jobs.py``
 # (``app/billing_reports/jobs.py``), found through the same plug-in point as routes (app.modules).
-WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner", "app.worker.retention")
+WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner", "app.worker.retention",
+                                        "app.audit_checkpoints")
 
 DEFAULT_QUEUE = "default"
 
