@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from app.config import get_settings
 from app.modules import domain_modules
@@ -153,6 +154,44 @@ def cmd_audit_anchor(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup_create(args: argparse.Namespace) -> int:
+    """The whole database (pg_dump, custom format), its manifest and the audit anchors, in one file."""
+    from app.backup import BackupError, create_backup
+    from app.database_setup import ensure_owner_url
+
+    settings = get_settings()
+    try:
+        report = create_backup(settings, ensure_owner_url(settings), args.archivo)
+    except BackupError as exc:
+        print(f"No se creó el respaldo: {exc}", file=sys.stderr)
+        return 1
+    audit, documents = report.manifest["auditoria"], report.manifest["documentos"]
+    print(f"Respaldo creado: {report.path} ({report.path.stat().st_size:,} bytes)".replace(",", "."))
+    print(f"  Auditoría: {audit['entradas']} entradas; cabeza {audit['cabeza_secuencia']} {audit['cabeza_hash']}")
+    print(f"  Documentos guardados: {documents['cantidad']} (SHA-256 de cada uno en el manifiesto)")
+    return 0
+
+
+def cmd_backup_restore(args: argparse.Namespace) -> int:
+    """Into the empty database of DATABASE_URL, then checked against the manifest."""
+    from app.backup import BackupError, restore_backup
+    from app.database_setup import ensure_owner_url
+
+    settings = get_settings()
+    try:
+        report = restore_backup(settings, ensure_owner_url(settings), args.archivo)
+    except BackupError as exc:
+        print(f"No se restauró el respaldo: {exc}", file=sys.stderr)
+        return 1
+    print(f"Respaldo del {report.manifest['creado']} restaurado y verificado:")
+    print(f"  Auditoría: {report.contents.audit_entries} entradas; cabeza {report.contents.audit_head_hash} "
+          "(como en el manifiesto)")
+    print(f"  Documentos: {len(report.contents.documents)}, cada uno con el SHA-256 del manifiesto")
+    print(f"  Anclas de auditoría copiadas: {report.anchors_restored}")
+    print("Siguiente paso: mac audit verify")
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """The daily retention job, now: deletes finished work older than the window and prints what it deleted."""
     from app.worker.retention import apply_retention
@@ -283,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="verifica la cadena de hashes y las anclas").set_defaults(func=cmd_audit_verify)
     audit_sub.add_parser("anclar", help="sella ahora la cabeza de la cadena en un ancla fuera de la base"
                          ).set_defaults(func=cmd_audit_anchor)
+    backup = sub.add_parser("respaldo", help="respaldo completo de la base (pg_dump) y su restauración verificada")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    create = backup_sub.add_parser("crear", help="crea ARCHIVO: volcado, manifiesto (auditoría, SHA-256) y anclas")
+    create.add_argument("archivo", type=Path, metavar="ARCHIVO")
+    create.set_defaults(func=cmd_backup_create)
+    restore = backup_sub.add_parser("restaurar", help="restaura ARCHIVO en la base vacía de DATABASE_URL y verifica")
+    restore.add_argument("archivo", type=Path, metavar="ARCHIVO")
+    restore.set_defaults(func=cmd_backup_restore)
     retention = sub.add_parser("retencion", aliases=["retention"],
                                help="elimina outbox y correos enviados, sesiones y enlaces vencidos (idempotente)")
     retention.add_argument("--dias", type=int, default=None,
