@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     # amqp://... (RabbitMQ) or redis://...; unset: the PostgreSQL broker on the app database.
     broker_url: str | None = None
+    # Prefix of the broker's queue names ("mac_" -> mac_default, mac_mail, mac_reports): installations or test
+    # runs that share one RabbitMQ never consume each other's messages.
+    queue_prefix: str = ""
 
     data_dir: Path = Field(default=PROJECT_ROOT / "var")
     secret_key: str | None = None

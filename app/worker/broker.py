@@ -309,7 +309,7 @@ def configure_broker(settings: Settings) -> dramatiq.Broker:
             broker = build_broker(settings)
             dramatiq.set_broker(broker)
             runtime = WorkerRuntime(settings)
-            declare_actors(broker, runtime)
+            declare_actors(broker, runtime, queue_prefix=settings.queue_prefix)
             _configured = _Configured(broker, runtime)
             log.info("Broker %s configurado con %d actores", type(broker).__name__, len(broker.actors))
         return _configured.broker
