@@ -278,7 +278,7 @@ def main() -> None:
                                 capture_output=True, text=True)
         if loaded.returncode != 0:
             sys.exit(loaded.stderr)
-        passwords = dict(re.findall(r"(\S+@demo\.mac\.pe)\s+(\S+)", loaded.stdout))
+        passwords = dict(re.findall(r"^  .*?(\S+@demo\.mac\.pe) +(\S+)$", loaded.stdout, re.MULTILINE))
         with psycopg.connect(psycopg_url(owner)) as conn:
             conn.execute("SELECT set_config('app.role', 'sistema', true)")
             statement_id = str(conn.execute(
@@ -287,14 +287,14 @@ def main() -> None:
         last_day = date(MONTH.year + (MONTH.month == 12), MONTH.month % 12 + 1, 1).toordinal() - 1
         rows = national_volume(owner, MONTH, date.fromordinal(last_day), structure=True)
         print(f"Volumen nacional: {TARGET_CENTRES} Centros MAC, {TARGET_ENTITIES} entidades; un mes de resúmenes "
-              f"({rows:,} filas diarias por servicio)".replace(",", "."))
+              f"({rows:_} filas diarias por servicio)".replace("_", "."))
         log_dir = Path(tmp)
         webs = start_webs(1, env, log_dir)
         month_p99 = [asyncio.run(national_view_p99(webs[0][1], passwords)) for _ in range(repeats)]
         stop_webs(webs)
         rows = national_volume(owner, date(MONTH.year - YEARS, MONTH.month, 1), date.fromordinal(MONTH.toordinal() - 1),
                                structure=False)
-        print(f"  + {YEARS} años de historia: {rows:,} filas diarias por servicio más".replace(",", "."))
+        print(f"  + {YEARS} años de historia: {rows:_} filas diarias por servicio más".replace("_", "."))
         throughput: dict[tuple[int, int], list[float]] = defaultdict(list)
         years_p99 = []
         for repeat in range(1, repeats + 1):

@@ -37,7 +37,7 @@ PROXIED_CLIENT = "203.0.113.7"  # a citizen's address, as the proxy (127.0.0.1, 
 
 
 def demo_passwords(output: str) -> dict[str, str]:
-    return dict(re.findall(r"(\S+@demo\.mac\.pe)\s+(\S+)", output))
+    return dict(re.findall(r"^  .*?(\S+@demo\.mac\.pe) +(\S+)$", output, re.MULTILINE))
 
 
 def sign_in(base_url: str, email: str, password: str, *, headers: dict | None = None) -> tuple[httpx.Client, int]:
