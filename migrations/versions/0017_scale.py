@@ -11,6 +11,10 @@ and writes it through the usual grants.
 ``audit_log.request_id`` is the id of the web request whose work wrote the entry (also when a background job
 it queued wrote it). ``audit_digest`` now covers it: ``concat_ws`` skips NULLs, so every entry written before
 (NULL request id) keeps its hash and the existing chain stays valid.
+
+``ix_sla_daily_*_centre_day``: the national ranking reads one month of every centre's rollups; the primary key
+(centre, entity, service, day) made that a scan of the centre's whole history, so its cost grew with the years
+kept (bench/bench_load.py).
 """
 
 from __future__ import annotations
@@ -48,9 +52,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_shared_store_expires_at"), "shared_store", ["expires_at"], unique=False)
     op.add_column("audit_log", sa.Column("request_id", sa.String(length=64), nullable=True))
     op.execute(DIGEST % ", a.request_id")
+    op.create_index("ix_sla_daily_service_centre_day", "sla_daily_service", ["centre_id", "day"], unique=False)
+    op.create_index("ix_sla_daily_entity_centre_day", "sla_daily_entity", ["centre_id", "day"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sla_daily_entity_centre_day", table_name="sla_daily_entity")
+    op.drop_index("ix_sla_daily_service_centre_day", table_name="sla_daily_service")
     op.execute(DIGEST % "")
     op.drop_column("audit_log", "request_id")
     op.drop_index(op.f("ix_shared_store_expires_at"), table_name="shared_store")
