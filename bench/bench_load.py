@@ -42,7 +42,8 @@ from bench.scratch_database import scratch_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTH = date(2026, 11, 1)  # the month the national view shows (the last full month of the demo)
-CONCURRENCY = (1, 10, 50)
+# BENCH_SESSIONS=1,10 for a shorter run.
+CONCURRENCY = tuple(int(n) for n in os.environ.get("BENCH_SESSIONS", "1,10,50").split(","))
 TARGET_CENTRES, TARGET_ENTITIES, YEARS = 18, 59, 3
 ENTITIES_PER_CENTRE = 10
 
@@ -143,6 +144,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+RUNNING: list[subprocess.Popen] = []  # stopped at exit whatever happens (Ctrl-C, SIGTERM)
+
+
 def start_webs(count: int, env: dict[str, str], log_dir: Path) -> list[tuple[subprocess.Popen, str]]:
     webs = []
     for n in range(count):
@@ -150,6 +154,7 @@ def start_webs(count: int, env: dict[str, str], log_dir: Path) -> list[tuple[sub
         log = (log_dir / f"web-{count}-{n}.log").open("wb")
         process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT)
+        RUNNING.append(process)
         webs.append((process, f"http://127.0.0.1:{port}"))
     for process, url in webs:
         deadline = time.monotonic() + 120
@@ -222,10 +227,11 @@ async def measure(urls: list[str], passwords: dict[str, str], statement_id: str,
         clients.append((role, await signed_in(urls[n % len(urls)], ROLES[role], passwords[ROLES[role]])))
     samples: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
-    # warm-up: every session once through its routes
-    for role, client in clients:
+    async def warm_up(role: str, client: httpx.AsyncClient) -> None:  # every session once through its routes
         for _, url in routes_for(role, statement_id):
             await client.get(url)
+
+    await asyncio.gather(*(warm_up(role, client) for role, client in clients))
     started = time.perf_counter()
     until = started + seconds
     await asyncio.gather(*(session_loop(c, routes_for(r, statement_id), until, samples, errors) for r, c in clients))
@@ -244,7 +250,7 @@ def pct(values: list[float], q: int) -> float:
 def report(title: str, samples: dict[str, list[float]], errors: dict[str, int], elapsed: float) -> float:
     total = sum(len(v) for v in samples.values())
     print(f"  {title}: {total} respuestas en {elapsed:.1f} s = {total / elapsed:6.1f} solicitudes/s"
-          + (f"  (errores: {dict(errors)})" if errors else ""))
+          + (f"  (errores: {dict(errors)})" if errors else ""), flush=True)
     for label in sorted(samples):
         values = samples[label]
         print(f"      {label:<32} n={len(values):5d}  p50 {pct(values, 50) * 1000:8.1f} ms   "
@@ -252,7 +258,10 @@ def report(title: str, samples: dict[str, list[float]], errors: dict[str, int], 
     return total / elapsed
 
 
-async def national_view_p99(url: str, passwords: dict[str, str], requests: int = 60) -> float:
+RANKING_REQUESTS = int(os.environ.get("BENCH_RANKING_REQUESTS", "30"))
+
+
+async def national_view_p99(url: str, passwords: dict[str, str], requests: int = RANKING_REQUESTS) -> float:
     client = await signed_in(url, ROLES["sgp"], passwords[ROLES["sgp"]])
     path = f"/ans/ranking?mes={MONTH:%Y-%m}"
     await client.get(path)
@@ -267,6 +276,19 @@ async def national_view_p99(url: str, passwords: dict[str, str], requests: int =
 
 
 def main() -> None:
+    import signal
+
+    sys.stdout.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that the scratch database and servers go too
+    try:
+        _main()
+    finally:
+        for process in RUNNING:
+            if process.poll() is None:
+                process.kill()
+
+
+def _main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 15.0
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     with scratch_database("mac_bench_load") as owner, tempfile.TemporaryDirectory(prefix="mac-bench-load-") as tmp:
@@ -292,6 +314,8 @@ def main() -> None:
         webs = start_webs(1, env, log_dir)
         month_p99 = [asyncio.run(national_view_p99(webs[0][1], passwords)) for _ in range(repeats)]
         stop_webs(webs)
+        print(f"  Vista nacional SGP (/ans/ranking), 1 sesión, un mes de datos: p99 "
+              + ", ".join(f"{v * 1000:.0f} ms" for v in month_p99), flush=True)
         rows = national_volume(owner, date(MONTH.year - YEARS, MONTH.month, 1), date.fromordinal(MONTH.toordinal() - 1),
                                structure=False)
         print(f"  + {YEARS} años de historia: {rows:_} filas diarias por servicio más".replace("_", "."))
@@ -305,6 +329,8 @@ def main() -> None:
                 try:
                     if processes == 1:
                         years_p99.append(asyncio.run(national_view_p99(urls[0], passwords)))
+                        print(f"  Vista nacional SGP, 1 sesión, {YEARS} años de datos: p99 {years_p99[-1] * 1000:.0f} ms",
+                              flush=True)
                     for sessions in CONCURRENCY:
                         samples, errors, elapsed = asyncio.run(measure(urls, passwords, statement_id, sessions,
                                                                        seconds))
