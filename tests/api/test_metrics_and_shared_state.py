@@ -76,11 +76,8 @@ async def test_readiness_names_the_database_and_the_broker(client):
 
 
 async def test_readiness_fails_when_the_configured_broker_does_not_answer(settings, db, monkeypatch):
-    from app.config import get_settings
-
     unreachable = settings.model_copy(update={"broker_url": "amqp://guest:guest@127.0.0.1:1/"})
     monkeypatch.setattr("app.config.get_settings", lambda: unreachable)
-    get_settings.cache_clear()
     transport = httpx.ASGITransport(app=create_app(unreachable), client=("127.0.0.1", 50002))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
         response = await http.get("/ready")
