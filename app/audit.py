@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import structlog
 from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -55,6 +56,9 @@ def _entry(ctx: TenantContext, *, action: str, record_type: str, record_id: Any,
         record_id=str(record_id) if record_id is not None else None,
         before=_jsonable(before),
         after=_jsonable(after),
+        # The web request whose work this is (bound by the request log middleware, and in a job by
+        # app.worker.observability from the message the request queued).
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )
 
 

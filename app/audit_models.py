@@ -35,6 +35,8 @@ class AuditEntry(Base):
     after: Mapped[dict | None] = mapped_column(JSONB)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The web request behind the entry (also when a job it queued wrote it); covered by the hash when set.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChainHead(Base):

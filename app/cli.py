@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from app.config import get_settings
 from app.modules import domain_modules
@@ -86,33 +87,109 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     ensure_owner_url(settings)
     uvicorn.run("app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-                proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 log_level="info", access_log=False)  # our RequestLogMiddleware logs each request
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.database_setup import ensure_owner_url
+    from app.logging import configure_logging
     from app.worker.runner import run_worker
 
     settings = get_settings()
+    configure_logging(settings.log_json)
     ensure_owner_url(settings)
     run_worker(settings, threads=args.threads)
     return 0
 
 
 def cmd_audit_verify(_: argparse.Namespace) -> int:
-    from app.audit import verify_chain
+    """The chain's hashes and links, then every anchor made outside the database (app.audit_checkpoints)."""
+    import psycopg
+
+    from app.audit import verify_chain_on
+    from app.audit_checkpoints import verify_anchors_on
+    from app.config import psycopg_url
     from app.database_setup import ensure_owner_url
 
-    report = verify_chain(ensure_owner_url(get_settings()))
-    if report.intact:
+    settings = get_settings()
+    with psycopg.connect(psycopg_url(ensure_owner_url(settings))) as conn:
+        report = verify_chain_on(conn)
+        anchors, anchor_problems = verify_anchors_on(conn, settings)
+    if report.intact and not anchor_problems:
         print(f"Auditoría íntegra: {report.entries} entradas; hash de cabeza {report.head_hash}")
+        print(f"Anclas verificadas: {anchors} (en {settings.checkpoint_dir()})" if anchors else
+              "Sin anclas todavía (el worker crea una al día; «mac audit anclar» la crea ahora).")
         return 0
-    print(f"AUDITORÍA ALTERADA: {len(report.problems)} problema(s) en {report.entries} entradas", file=sys.stderr)
-    for p in report.problems:
-        print(f"  entrada {p.seq}: {p.problem}", file=sys.stderr)
+    if not report.intact:
+        print(f"AUDITORÍA ALTERADA: {len(report.problems)} problema(s) en {report.entries} entradas", file=sys.stderr)
+        for p in report.problems:
+            print(f"  entrada {p.seq}: {p.problem}", file=sys.stderr)
+    if anchor_problems:
+        print(f"AUDITORÍA ALTERADA: {len(anchor_problems)} de {anchors} ancla(s) no coinciden con la cadena",
+              file=sys.stderr)
+        for p in anchor_problems:
+            print(f"  ancla {p.file}: {p.problem}", file=sys.stderr)
     return 1
+
+
+def cmd_audit_anchor(_: argparse.Namespace) -> int:
+    """The daily anchor of the chain's head, now (sealed file outside the database)."""
+    from app.audit_checkpoints import make_anchor
+    from app.database_setup import ensure_owner_url
+    from app.worker.broker import WorkerRuntime
+
+    settings = get_settings()
+    ensure_owner_url(settings)
+    runtime = WorkerRuntime(settings, pool_size=1)
+    try:
+        path = make_anchor(runtime)
+    finally:
+        runtime.dispose()
+    if path is None:
+        print("La cabeza de la cadena ya está anclada (o la cadena está vacía): no se creó un ancla nueva.")
+    else:
+        print(f"Ancla creada: {path}")
+    return 0
+
+
+def cmd_backup_create(args: argparse.Namespace) -> int:
+    """The whole database (pg_dump, custom format), its manifest and the audit anchors, in one file."""
+    from app.backup import BackupError, create_backup
+    from app.database_setup import ensure_owner_url
+
+    settings = get_settings()
+    try:
+        report = create_backup(settings, ensure_owner_url(settings), args.archivo)
+    except BackupError as exc:
+        print(f"No se creó el respaldo: {exc}", file=sys.stderr)
+        return 1
+    audit, documents = report.manifest["auditoria"], report.manifest["documentos"]
+    print(f"Respaldo creado: {report.path} ({report.path.stat().st_size:,} bytes)".replace(",", "."))
+    print(f"  Auditoría: {audit['entradas']} entradas; cabeza {audit['cabeza_secuencia']} {audit['cabeza_hash']}")
+    print(f"  Documentos guardados: {documents['cantidad']} (SHA-256 de cada uno en el manifiesto)")
+    return 0
+
+
+def cmd_backup_restore(args: argparse.Namespace) -> int:
+    """Into the empty database of DATABASE_URL, then checked against the manifest."""
+    from app.backup import BackupError, restore_backup
+    from app.database_setup import ensure_owner_url
+
+    settings = get_settings()
+    try:
+        report = restore_backup(settings, ensure_owner_url(settings), args.archivo)
+    except BackupError as exc:
+        print(f"No se restauró el respaldo: {exc}", file=sys.stderr)
+        return 1
+    print(f"Respaldo del {report.manifest['creado']} restaurado y verificado:")
+    print(f"  Auditoría: {report.contents.audit_entries} entradas; cabeza {report.contents.audit_head_hash} "
+          "(como en el manifiesto)")
+    print(f"  Documentos: {len(report.contents.documents)}, cada uno con el SHA-256 del manifiesto")
+    print(f"  Anclas de auditoría copiadas: {report.anchors_restored}")
+    print("Siguiente paso: mac audit verify")
+    return 0
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
@@ -242,7 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo-data", help="carga los datos de demostración (una sola vez)").set_defaults(func=cmd_demo_data)
     audit = sub.add_parser("audit", help="registro de auditoría")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="verifica la cadena de hashes").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser("verify", help="verifica la cadena de hashes y las anclas").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser("anclar", help="sella ahora la cabeza de la cadena en un ancla fuera de la base"
+                         ).set_defaults(func=cmd_audit_anchor)
+    backup = sub.add_parser("respaldo", help="respaldo completo de la base (pg_dump) y su restauración verificada")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    create = backup_sub.add_parser("crear", help="crea ARCHIVO: volcado, manifiesto (auditoría, SHA-256) y anclas")
+    create.add_argument("archivo", type=Path, metavar="ARCHIVO")
+    create.set_defaults(func=cmd_backup_create)
+    restore = backup_sub.add_parser("restaurar", help="restaura ARCHIVO en la base vacía de DATABASE_URL y verifica")
+    restore.add_argument("archivo", type=Path, metavar="ARCHIVO")
+    restore.set_defaults(func=cmd_backup_restore)
     retention = sub.add_parser("retencion", aliases=["retention"],
                                help="elimina outbox y correos enviados, sesiones y enlaces vencidos (idempotente)")
     retention.add_argument("--dias", type=int, default=None,

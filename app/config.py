@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     # amqp://... (RabbitMQ) or redis://...; unset: the PostgreSQL broker on the app database.
     broker_url: str | None = None
+    # Prefix of the broker's queue names ("mac_" -> mac_default, mac_mail, mac_reports): installations or test
+    # runs that share one RabbitMQ never consume each other's messages.
+    queue_prefix: str = ""
 
     data_dir: Path = Field(default=PROJECT_ROOT / "var")
     secret_key: str | None = None
@@ -58,6 +61,16 @@ class Settings(BaseSettings):
     offload_workers: int = Field(default=2, ge=1, le=32)
     offload_queue: int = Field(default=8, ge=0, le=1000)
     offload_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Running several processes (README, «Despliegue»). REDIS_URL: shared stores (the sign-in rate limit) in
+    # Redis instead of PostgreSQL. FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-For/-Proto are believed
+    # (comma-separated addresses or networks, "*" for any); from anyone else the headers are ignored.
+    redis_url: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
+    # /metrics (Prometheus text format) answers only with this token (Authorization: Bearer); unset: off (404).
+    metrics_token: str | None = None
+    # Where the signed daily checkpoints of the audit chain's head are kept (outside the database).
+    # Unset: DATA_DIR/audit_checkpoints.
+    audit_checkpoint_dir: Path | None = None
 
     # Retention (app.worker.retention, daily in the worker and `mac retencion`): outbox messages and e-mails
     # already sent, and one-time links (password reset, set-password, unaccepted invitations) that stopped
@@ -102,6 +115,9 @@ class Settings(BaseSettings):
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.base_url.startswith("https://")
+
+    def checkpoint_dir(self) -> Path:
+        return Path(self.audit_checkpoint_dir) if self.audit_checkpoint_dir else Path(self.data_dir) / "audit_checkpoints"
 
     def resolved_secret_key(self) -> str:
         """The signing secret: from the environment, else one generated once and kept in data_dir."""

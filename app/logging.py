@@ -9,16 +9,22 @@ import structlog
 
 
 def configure_logging(json_logs: bool = False, level: int = logging.INFO) -> None:
-    processors = [
+    # The same context (request id, job) on structlog's lines and on the standard library's (dramatiq, the
+    # outbox relay, uvicorn): both go through one renderer with the bound context variables merged in.
+    shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False),
     ]
-    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level),
+    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(processors=[*shared, structlog.processors.format_exc_info, renderer],
+                        wrapper_class=structlog.make_filtering_bound_logger(level),
                         logger_factory=structlog.PrintLoggerFactory(sys.stderr), cache_logger_on_first_use=True)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def log_request(**fields) -> None:  # noqa: ANN003
@@ -58,6 +64,10 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            from app import metrics
+            from app.db import get_database
+
+            metrics.observe_pool(get_database().engine.pool)
             actor = scope.get("state", {}).get("actor")
             if not scope["path"].startswith("/static/"):
                 log_request(method=scope["method"], path=scope["path"], status=status,

@@ -13,7 +13,6 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
-from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from app.auth.actor import ActorMiddleware
@@ -24,6 +23,8 @@ from app.db import get_database
 from app.edge import UPLOAD_BODY_LIMIT, EdgeGuardMiddleware
 from app.logging import RequestLogMiddleware, configure_logging
 from app.modules import domain_modules
+from app.stores import shared_store
+from app.web.metrics_route import metrics_controller, prometheus_config
 from app.web.page import configure_jinja
 from app.web.openapi import TimeOfDaySchema, document_problems
 from app.web.responses import handle_exception
@@ -35,9 +36,10 @@ THROTTLED_PREFIXES = ("/ingresar", "/restablecer", "/oauth/token", "/registro", 
 
 
 def route_handlers() -> list:
+    from app.web.audit_anchor_routes import AuditAnchorController
     from app.web.home import HomeController
 
-    handlers: list = [HomeController]
+    handlers: list = [HomeController, AuditAnchorController]
     # Each domain lists its controllers in `controllers` of its routes modules.
     for suffix in ("routes", "oidc_routes", "token_routes", "onboarding_routes", "api_routes", "sources.routes"):
         for module in domain_modules(suffix):
@@ -62,15 +64,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     csrf = csrf_middleware(settings)
     rate_limit = RateLimitConfig(rate_limit=("minute", settings.login_rate_limit_per_minute), check_throttle_handler=_is_throttled, store="rate_limit")
 
+    # Optional: /metrics exists only with METRICS_TOKEN.
+    operations = [c for c in (metrics_controller(settings),) if c is not None]
+
     async def close_database() -> None:
         await database.dispose()
 
     app = Litestar(
-        route_handlers=[*route_handlers(), create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
-                                                                       include_in_schema=False)],
-        middleware=[RequestLogMiddleware, EdgeGuardMiddleware, session_config.middleware,
-                    ActorMiddleware(), rate_limit.middleware, csrf],
-        stores={"sessions": PostgresSessionStore(database.engine), "rate_limit": MemoryStore()},
+        route_handlers=[*route_handlers(), *operations,
+                        create_static_files_router(path="/static", directories=[WEB_DIR / "static"],
+                                                   include_in_schema=False)],
+        middleware=[RequestLogMiddleware, prometheus_config().middleware, EdgeGuardMiddleware,
+                    session_config.middleware, ActorMiddleware(), rate_limit.middleware, csrf],
+        stores={"sessions": PostgresSessionStore(database.engine),
+                "rate_limit": shared_store(database.engine, "rate_limit", settings.redis_url)},
         template_config=template_config,
         plugins=[FlashPlugin(config=FlashConfig(template_config=template_config)), HTMXPlugin(), TimeOfDaySchema()],
         exception_handlers={Exception: handle_exception},

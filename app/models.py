@@ -10,6 +10,7 @@ from app.db import Base
 from app.documents import models as documents_models  # noqa: F401
 from app.sla import models as sla_models  # noqa: F401
 from app.sla.sources import models as sla_sources_models  # noqa: F401
+from app import stores as shared_store_models  # noqa: F401
 from app.tenants import models as tenants_models  # noqa: F401
 from app.tenants import onboarding_models  # noqa: F401
 from app.worker import models as worker_models  # noqa: F401

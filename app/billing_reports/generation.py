@@ -484,7 +484,12 @@ def _finish_items(s: Session, st: Statement, state: str, error: str | None) -> N
 
 
 def refresh_batch(s: Session, batch_id: uuid.UUID) -> None:
-    """The batch's state from its items: en curso while any is pending; then completado or con fallos."""
+    """The batch's state from its items: en curso while any is pending; then completado or con fallos.
+
+    The batch row is locked first: two workers finishing the batch's last two items at once would otherwise
+    each count the other's item as still pending (neither sees the other's uncommitted update) and leave the
+    batch en curso for ever. Locked, the second one counts after the first commits."""
+    s.execute(select(StatementBatch.id).where(StatementBatch.id == batch_id).with_for_update())
     counts = dict(s.execute(select(StatementBatchItem.state, func.count()).where(
         StatementBatchItem.batch_id == batch_id).group_by(StatementBatchItem.state)).all())
     if counts.get("pendiente"):

@@ -344,6 +344,8 @@ class DailyServiceRollup(Base):
     """Counts of one entity × centre × service × working day (app.sla.indicators.ServiceDay)."""
 
     __tablename__ = "sla_daily_service"
+    # A centre's month (the national ranking, the centre's reports) without scanning the centre's whole history.
+    __table_args__ = (Index("ix_sla_daily_service_centre_day", "centre_id", "day"),)
 
     centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
@@ -365,6 +367,7 @@ class DailyEntityRollup(Base):
     """Counts of one entity × centre × working day (app.sla.indicators.EntityDay)."""
 
     __tablename__ = "sla_daily_entity"
+    __table_args__ = (Index("ix_sla_daily_entity_centre_day", "centre_id", "day"),)
 
     centre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("centres.id", ondelete="CASCADE"), primary_key=True)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)

@@ -379,8 +379,12 @@ async def receive_events(db: Database, actor: Actor, *, ip: str | None, events: 
 
 async def after_ingest(db: Database, centre_id: uuid.UUID, report: ingest.IngestReport) -> None:
     """Alerts for today, and the previous month's reports when a new month's first data arrives."""
+    from app import metrics
     from app.sla import alerts, reports
 
+    metrics.INGEST_ROWS.labels("stored").inc(report.stored)
+    metrics.INGEST_ROWS.labels("unchanged").inc(report.unchanged)
+    metrics.INGEST_ROWS.labels("rejected").inc(report.rejected_lines)
     if not report.stored:
         return
     await alerts.evaluate_centre(db, centre_id, now_lima())

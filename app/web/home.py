@@ -82,10 +82,25 @@ class HomeController(Controller):
 
     @get("/ready", media_type=MediaType.JSON, include_in_schema=True, tags=["operación"])
     async def ready(self) -> Response:
-        """Readiness: the database answers and the schema is migrated."""
+        """Readiness: the database answers and the schema is migrated, and the broker answers."""
+        import asyncio
+
+        from app.config import get_settings
+        from app.worker.broker import check_broker
+
+        settings = get_settings()
+        body: dict = {"estado": "listo"}
         try:
             async with get_database().engine.connect() as conn:
-                version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                body["migracion"] = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                if not settings.broker_url:  # the PostgreSQL broker: its schema in this database
+                    await conn.execute(text("SELECT 1 FROM dramatiq.queue LIMIT 0"))
+            body["base_de_datos"] = "ok"
         except Exception as exc:  # noqa: BLE001
-            return Response({"estado": "no_listo", "detalle": type(exc).__name__}, status_code=503)
-        return Response({"estado": "listo", "migracion": version})
+            body.update(estado="no_listo", base_de_datos=type(exc).__name__, detalle=type(exc).__name__)
+        kind, problem = await asyncio.to_thread(check_broker, settings)
+        body["broker"] = {"tipo": kind, "estado": problem or "ok"}
+        if problem:
+            body["estado"] = "no_listo"
+            body.setdefault("detalle", f"broker: {problem}")
+        return Response(body, status_code=200 if body["estado"] == "listo" else 503)

@@ -64,7 +64,8 @@ log = logging.getLogger(__name__)
 
 # The worker's own job modules. A domain with background work puts its jobs in its own ``jobs.py``
 # (``app/billing_reports/jobs.py``), found through the same plug-in point as routes (app.modules).
-WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner", "app.worker.retention")
+WORKER_JOB_MODULES: tuple[str, ...] = ("app.worker.mail", "app.worker.runner", "app.worker.retention",
+                                        "app.audit_checkpoints")
 
 DEFAULT_QUEUE = "default"
 
@@ -236,12 +237,17 @@ def declare_actors(
     messages follow. Idempotent per broker.
 
     The broker also gets :class:`app.worker.outbox.OutboxAttempts` (once), which writes failed runs of outbox
-    messages on their rows and fails a row when its attempts are exhausted.
+    messages on their rows and fails a row when its attempts are exhausted, and
+    :class:`app.worker.observability.JobObservability` (once): the request id in the job's logs and audit
+    entries, and the job metrics.
     """
     from dramatiq.middleware import Retries
 
+    from app.worker.observability import JobObservability
     from app.worker.outbox import OutboxAttempts
 
+    if not any(isinstance(m, JobObservability) for m in broker.middleware):
+        broker.add_middleware(JobObservability(runtime))  # last: its "before" runs after the others'
     if not any(isinstance(m, OutboxAttempts) for m in broker.middleware):
         # Before Retries in the list: dramatiq calls "after" hooks in reverse order, so it sees Retries' decision.
         has_retries = any(isinstance(m, Retries) for m in broker.middleware)
@@ -303,7 +309,7 @@ def configure_broker(settings: Settings) -> dramatiq.Broker:
             broker = build_broker(settings)
             dramatiq.set_broker(broker)
             runtime = WorkerRuntime(settings)
-            declare_actors(broker, runtime)
+            declare_actors(broker, runtime, queue_prefix=settings.queue_prefix)
             _configured = _Configured(broker, runtime)
             log.info("Broker %s configurado con %d actores", type(broker).__name__, len(broker.actors))
         return _configured.broker
@@ -327,3 +333,39 @@ def shutdown_broker() -> None:
         finally:
             _configured.runtime.dispose()
             _configured = None
+
+
+# --- Readiness -----------------------------------------------------------------------------------------------
+
+BROKER_CHECK_TIMEOUT_SECONDS = 2
+
+
+def check_broker(settings: Settings) -> tuple[str, str | None]:
+    """(broker kind, None when it answers or why it does not), for /ready. Blocking: run it in a thread.
+
+    A fresh short connection each time (the web process holds no broker connection): RabbitMQ's handshake,
+    Redis' PING. The PostgreSQL broker lives in the application database, which /ready checks anyway, so its
+    schema is looked at there.
+    """
+    kind = broker_kind(settings.broker_url)
+    try:
+        if kind == "rabbitmq":
+            import pika
+
+            parameters = pika.URLParameters(settings.broker_url)
+            parameters.connection_attempts = 1
+            parameters.socket_timeout = BROKER_CHECK_TIMEOUT_SECONDS
+            parameters.blocked_connection_timeout = BROKER_CHECK_TIMEOUT_SECONDS
+            pika.BlockingConnection(parameters).close()
+        elif kind == "redis":
+            import redis
+
+            client = redis.Redis.from_url(settings.broker_url, socket_timeout=BROKER_CHECK_TIMEOUT_SECONDS,
+                                          socket_connect_timeout=BROKER_CHECK_TIMEOUT_SECONDS)
+            try:
+                client.ping()
+            finally:
+                client.close()
+    except Exception as exc:  # noqa: BLE001 - any reason it cannot be reached makes the process not ready
+        return kind, type(exc).__name__
+    return kind, None

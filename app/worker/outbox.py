@@ -51,7 +51,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, metrics
 from app.db import Database, TenantContext, new_id
 from app.worker.broker import DEFAULT_QUEUE, Job, WorkerRuntime, route
 from app.worker.models import OutboxMessage
@@ -64,6 +64,8 @@ DEFAULT_MAX_ATTEMPTS = 10  # the default of settings.outbox_max_attempts (see ap
 # Carried in the message's options: which attempt its first run is (1, unless earlier relay passes could not
 # build the message).
 FIRST_RUN_OPTION = "outbox_attempt"
+# Carried in the message's options: the id of the web request (or job) that queued it.
+REQUEST_ID_OPTION = "request_id"
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 MAX_ERROR_LENGTH = 2000
@@ -93,16 +95,17 @@ def plain(value: Any) -> Any:
 
 def build_message(
     actor: ActorRef, args: tuple[Any, ...], kwargs: dict[str, Any], *, message_id: uuid.UUID,
-    queue_name: str | None = None,
+    queue_name: str | None = None, request_id: str | None = None,
 ) -> Message:
-    """The dramatiq message ``actor.message(*args, **kwargs)`` would build, with a chosen stable id."""
+    """The dramatiq message ``actor.message(*args, **kwargs)`` would build, with a chosen stable id; the web
+    request that queued it travels in its options (``request_id``), into the job's log lines and audit."""
     actor_name, queue = actor_route(actor, queue_name)
     return Message(
         queue_name=queue,
         actor_name=actor_name,
         args=tuple(plain(a) for a in args),
         kwargs={k: plain(v) for k, v in kwargs.items()},
-        options={},
+        options={REQUEST_ID_OPTION: request_id} if request_id else {},
         message_id=str(message_id),
     )
 
@@ -157,7 +160,8 @@ async def enqueue_in_transaction(
     strings); pass record ids, never objects. Returns the message, whose id is the outbox row id.
     """
     message_id = new_id()
-    message = build_message(actor, args, kwargs, message_id=message_id, queue_name=queue_name)
+    message = build_message(actor, args, kwargs, message_id=message_id, queue_name=queue_name,
+                            request_id=structlog.contextvars.get_contextvars().get("request_id"))
     # A Core INSERT without RETURNING: tenants may append to the outbox, but only the system may read it,
     # and PostgreSQL applies the read policy to RETURNING rows.
     await session.execute(
@@ -254,9 +258,11 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 100, *,
                 await asyncio.to_thread(broker.enqueue, message)
             except Exception as exc:  # the broker is down or refused: wait and try again, never give up for it
                 log.warning("No se pudo encolar el mensaje %s: %s", row_id, describe_error(exc))
+                metrics.BROKER_REFUSALS.inc()
                 await _mark_refused(session, row_id, refusals + 1, exc)
                 break
             await _mark_sent(session, row_id)
+            metrics.OUTBOX_RELAYED.inc()
             sent += 1
     return sent
 

@@ -1,7 +1,7 @@
 """payments: transfers and deposits reported and confirmed, reversals, payment terms, reminders, constancias
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 
 Statements get a due date. Payments (with the statements they name), their reversals, each centre's payment
 terms, the reminders already sent and the constancias de no adeudo, under row-level security: a participant

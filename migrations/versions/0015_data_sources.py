@@ -1,7 +1,7 @@
 """data sources: a centre's Novo SGA database, its service mapping, the Novo services seen and the sync history
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 
 Who may see and change a source (its host, user and encrypted password), its mapping and its catalogue: the
 coordinators of the centre's administering entity and the privileged roles (platform administrator, system).

@@ -1,7 +1,7 @@
 """attention sources: advisors and their module assignments, MAC Express attentions, a source import's summary
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 
 ``sla_advisors`` (code = the ZKTeco employee code, entity, name) and ``sla_advisor_assignments`` (fijo /
 itinerante, effective-dated) turn a clock's punches into module clock-ins (app.sla.sources.zkteco);
