@@ -9,8 +9,7 @@ Procfile's release step or the container's start does it), as prometheus-client 
 Figures that are facts of the shared database (the outbox) are read from it at scrape time
 (:func:`database_figures`), so any process reports the same, whichever the proxy picks.
 
-Another module adds a metric here, next to the others: e.g. a data source's synchronised rows as
-``SYNC_ROWS = Counter("mac_sync_rows_total", "...", ["source", "outcome"])``.
+Another module adds a metric here, next to the others (as the data sources' ``SYNC_ROWS`` and ``SYNC_RUNS``).
 """
 
 from __future__ import annotations
@@ -37,6 +36,11 @@ BROKER_REFUSALS = Counter(f"{PREFIX}_broker_refusals_total", "Outbox messages th
 OUTBOX_RELAYED = Counter(f"{PREFIX}_outbox_relayed_total", "Outbox messages handed to the broker")
 INGEST_ROWS = Counter(f"{PREFIX}_ingest_rows_total", "Attention, clock-in and survey rows received by outcome "
                       "(stored, unchanged, rejected)", ["outcome"])
+SYNC_ROWS = Counter(f"{PREFIX}_sync_rows_total", "Rows read by the centres' feeds (Novo SGA syncs, national "
+                    "export imports) by feed and what became of them (importados, actualizados, sin_cambios, "
+                    "abiertos, cancelados, sin_mapeo, rechazados)", ["source", "outcome"])
+SYNC_RUNS = Counter(f"{PREFIX}_sync_runs_total", "Runs of the centres' feeds by feed and status (exito, error)",
+                    ["source", "status"])
 DB_POOL = Gauge(f"{PREFIX}_db_pool_connections", "Database connections of the pools by state (in_use, idle)",
                 ["state"], multiprocess_mode="livesum")
 

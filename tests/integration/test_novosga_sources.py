@@ -417,7 +417,14 @@ async def test_any_feed_records_its_run_in_the_same_history(db, tenants):
     from app.localtime import now_utc
     from app.sla.sources.history import RunCounts, record_run
 
+    from prometheus_client import REGISTRY
+
+    def scraped(outcome: str) -> float:
+        return REGISTRY.get_sample_value("mac_sync_rows_total",
+                                         {"source": "detalle_atenciones", "outcome": outcome}) or 0.0
+
     world = await build_world(db, tenants)
+    before = scraped("importados"), scraped("rechazados")
     async with db.transaction(world.coordinator()) as s:
         run = await record_run(s, world.coordinator(), centre_id=world.centre_id, kind="detalle_atenciones",
                                trigger="importacion", started_at=now_utc(), finished_at=now_utc(),
@@ -428,6 +435,8 @@ async def test_any_feed_records_its_run_in_the_same_history(db, tenants):
         stored = await s.get(SyncRun, run.id)
     assert (stored.kind, stored.source_id, stored.rows_read, stored.imported, stored.rejected, stored.status) == (
         "detalle_atenciones", None, 3, 2, 1, "exito")
+    # The operator's /metrics counts what every feed did with its rows.
+    assert (scraped("importados") - before[0], scraped("rechazados") - before[1]) == (2, 1)
     async with db.transaction(world.reniec.ctx("gestor_entidad")) as s:
         assert await s.get(SyncRun, run.id) is None
     listing = await registry.list_sources(db, coordinator_actor(world), ip=None, centre_id=world.centre_id)

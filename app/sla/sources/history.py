@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, metrics
 from app.db import TenantContext
 from app.sla.sources.common import COUNT_KEYS
 from app.sla.sources.models import RUN_KINDS, SyncRun
@@ -56,6 +56,10 @@ async def record_run(session: AsyncSession, ctx: TenantContext, *, centre_id: uu
                   created_by=ctx.user_id)
     session.add(run)
     await session.flush()
+    metrics.SYNC_RUNS.labels(kind, run.status).inc()
+    for key, value in counts.as_dict().items():
+        if key != "leidos" and value:
+            metrics.SYNC_ROWS.labels(kind, key).inc(value)
     centre = await session.get(Centre, centre_id)
     await audit.record(session, ctx, action="ans_fuente_sincronizada", record_type="sincronizacion",
                        record_id=run.id, after={"centro": str(centre_id), "origen": kind, "estado": run.status,
