@@ -2,7 +2,8 @@
 processes on RabbitMQ, all on one PostgreSQL. Nothing is in one process's memory: a session made on one web
 process works on the other, sign-in attempts spread over both are throttled as one, each periodic job runs once
 per period, a whole centre's statement batch yields each statement exactly once (even with every job queued
-twice, as at-least-once delivery allows), and killing a worker in the middle of the batch loses nothing.
+twice, as at-least-once delivery allows), killing a worker in the middle of the batch loses nothing, and a centre's
+Novo SGA source asked to sync several times at once by both workers is never synced twice at the same time.
 
 Needs RabbitMQ at RABBITMQ_URL (default amqp://guest:guest@127.0.0.1:5672): skipped when unreachable, except
 under CI, where that is a failure.
@@ -14,6 +15,7 @@ import asyncio
 import re
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import httpx
 import pika
@@ -22,9 +24,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import psycopg_url
+from app.localtime import today_lima
+from app.sla.sources.secrets import encrypt
+from app.sla.sources.sync import source_tag
 from app.db import Database, TenantContext
 from app.worker.outbox import enqueue_in_transaction
 from tests.integration.test_broker_rabbitmq import rabbitmq_url  # noqa: F401 (fixture)
+from tests.integration.test_novosga_sync import insert_v1, novo_catalogue_v1
+from tests.mariadb import READER, READER_PASSWORD, MariaDB
 from tests.scale_fixtures import ScratchDatabase, mac_cluster, scratch  # noqa: F401
 
 pytestmark = pytest.mark.rabbitmq
@@ -63,18 +70,44 @@ def wait_for(predicate, *, timeout: float, what: str, cluster=None) -> None:  # 
         time.sleep(0.5)
 
 
-def queue_duplicates(database: ScratchDatabase, statement_ids: list[str]) -> None:
-    """Every statement's job once more, as a redelivery would: generation must still happen once."""
+def enqueue_jobs(database: ScratchDatabase, job: str, arguments: list[str]) -> None:
+    """One ``job`` message per argument, through the outbox, in one transaction."""
     async def enqueue() -> None:
         db = Database(database.settings.runtime_url(), pool_size=1)
         try:
             async with db.transaction(TenantContext.system()) as s:
-                for statement_id in statement_ids:
-                    await enqueue_in_transaction(s, "generate_statement", statement_id)
+                for argument in arguments:
+                    await enqueue_in_transaction(s, job, argument)
         finally:
             await db.dispose()
 
     asyncio.run(enqueue())
+
+
+def queue_duplicates(database: ScratchDatabase, statement_ids: list[str]) -> None:
+    """Every statement's job once more, as a redelivery would: generation must still happen once."""
+    enqueue_jobs(database, "generate_statement", statement_ids)
+
+
+NOVO_ROWS = 20
+SYNC_REQUESTS = 4
+
+
+def point_the_demo_source_at(database: ScratchDatabase, maria: MariaDB) -> str:
+    """The demo's Novo source at MAC Callao (an unreachable host) now reads a real Novo 1.x database holding
+    yesterday's attentions; returns the source's id."""
+    novo = maria.create_novo(1)
+    novo_catalogue_v1(maria, novo)
+    yesterday = datetime.combine(today_lima() - timedelta(days=1), datetime.min.time())
+    insert_v1(maria, novo, "historico_atendimentos", [
+        {"id": n, "servico": 1, "status": 8, "numero": n, "cheg": yesterday + timedelta(hours=8, minutes=n),
+         "cha": yesterday + timedelta(hours=8, minutes=n + 5), "ini": yesterday + timedelta(hours=8, minutes=n + 6),
+         "fim": yesterday + timedelta(hours=8, minutes=n + 9)} for n in range(1, NOVO_ROWS + 1)])
+    [(source_id,)] = owner_query(
+        database, "UPDATE sla_data_sources SET host = '127.0.0.1', port = %s, database = %s, username = %s, "
+                  "password_encrypted = %s WHERE kind = 'novosga' RETURNING id",
+        maria.port, novo, READER, encrypt(READER_PASSWORD, secret_key=database.env["SECRET_KEY"]))
+    return str(source_id)
 
 
 def job_runs(metrics_text: str) -> dict[tuple[str, str], float]:
@@ -99,7 +132,8 @@ def delete_queues(url: str, prefix: str) -> None:
         connection.close()
 
 
-def test_two_web_and_two_worker_processes_on_rabbitmq_behave_as_one_platform(scratch, rabbitmq_url, tmp_path):
+def test_two_web_and_two_worker_processes_on_rabbitmq_behave_as_one_platform(scratch, rabbitmq_url, mariadb,
+                                                                               tmp_path):
     loaded = scratch.mac("demo-data", timeout=600)
     assert loaded.returncode == 0, loaded.stderr
     passwords = demo_passwords(loaded.stdout)
@@ -115,6 +149,20 @@ def test_two_web_and_two_worker_processes_on_rabbitmq_behave_as_one_platform(scr
             for web in cluster.webs:
                 ready = httpx.get(f"{web.url}/ready").json()
                 assert ready["broker"] == {"tipo": "rabbitmq", "estado": "ok"} and ready["base_de_datos"] == "ok"
+
+            # One source asked to sync several times at once, with both workers taking the requests: its syncs
+            # never overlap (the source's advisory lock), and its rows are imported once.
+            source_id = point_the_demo_source_at(scratch, mariadb)
+            enqueue_jobs(scratch, "sla_sync_source", [source_id] * SYNC_REQUESTS)
+            wait_for(lambda: "".join(w.log() for w in cluster.workers).count("Trabajo sla_sync_source terminado")
+                     == SYNC_REQUESTS, timeout=240, what="every sync request", cluster=cluster)
+            runs = owner_query(scratch, "SELECT started_at, finished_at, status, imported FROM sla_sync_runs"
+                                        " WHERE source_id = %s ORDER BY started_at", source_id)
+            for (_, ended, _, _), (began, _, _, _) in zip(runs, runs[1:]):
+                assert began >= ended, f"two syncs of one source overlapped: {runs}"
+            assert sum(imported for _, _, status, imported in runs if status == "exito") == NOVO_ROWS
+            assert owner_query(scratch, "SELECT count(*) FROM sla_tickets WHERE ticket_id LIKE %s",
+                               source_tag(uuid.UUID(source_id)) + ":%")[0][0] == NOVO_ROWS
 
             # A session made on one web process is used on the other.
             coordinator, status = sign_in(web_a.url, "coordinador.callao@demo.mac.pe",
