@@ -97,6 +97,7 @@ class AccountsController(Controller):
 
     path = "/cuentas"
     guards = FINANCE
+    include_in_schema = False  # pages and downloads for people, not the API
 
     @get("/", name="accounts:list")
     async def accounts(self, request: Request, al: FromQuery[str | None] = None) -> Page:
@@ -146,6 +147,7 @@ class PaymentDocumentsController(Controller):
 
     path = "/cuentas"
     guards = SUPPORT_READERS
+    include_in_schema = False  # downloads for people, not the API
 
     @get("/constancias/{certificate_id:uuid}", name="accounts:certificate_file")
     async def certificate_file(self, request: Request, certificate_id: FromPath[uuid.UUID]) -> Response:
@@ -162,6 +164,7 @@ class CollectionController(Controller):
     """The administering entity's coordinator (its centres) and the SGP (every centre, read-only)."""
 
     path = "/cobranza"
+    include_in_schema = False  # pages and downloads for people, not the API
     guards = COLLECTORS
 
     @get("/", name="collection:receivables")
