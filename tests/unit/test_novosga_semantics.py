@@ -146,14 +146,17 @@ def test_a_password_is_stored_encrypted_and_only_the_same_secret_reads_it():
         decrypt(token, secret_key="otra" * 10)
 
 
-def test_the_novo_feed_keeps_every_ingest_rule_but_the_required_end():
+def test_the_novo_feed_keeps_every_ingest_rule_but_the_start_of_a_transferred_segment():
     from app.sla import ingest
     from app.sla.sources.sync import NOVO_TICKETS
 
     kept = set(NOVO_TICKETS.rules)
     dropped = [r for r in ingest.TICKETS.rules if r not in kept]
-    assert [field for field, _cond, _reason in dropped] == ["llamado", "inicio", "fin"]
-    assert len(NOVO_TICKETS.rules) == len(ingest.TICKETS.rules) - 3 + 2
+    # The ingest's two rules (call and start for attended or transferred) become the Novo pair below.
+    assert [field for field, _cond, _reason in dropped] == ["llamado", "inicio"]
+    assert len(NOVO_TICKETS.rules) == len(ingest.TICKETS.rules) - 2 + 2
+    added = [r for r in NOVO_TICKETS.rules if r not in set(ingest.TICKETS.rules)]
+    assert [(field, "'derivado'" in cond) for field, cond, _reason in added] == [("llamado", True), ("inicio", False)]
 
 
 def test_a_status_novo_does_not_have_is_rejected_hinting_at_the_version():
